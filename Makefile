@@ -1,0 +1,39 @@
+# capflow: every target sets up what it needs. `make reports` and `make test` are the two commands a new user runs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SNAPSHOT_GUESS := $(abspath ../shared/data)
+export CAPFLOW_SNAPSHOT ?= $(if $(wildcard $(SNAPSHOT_GUESS)/README.md),$(SNAPSHOT_GUESS),)
+export MPLBACKEND := Agg
+
+.PHONY: setup reports test lab bench clean kernel
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (capflow)" >/dev/null
+	touch $(STAMP)
+
+## Run every report in reports.yaml (online by default; offline on CAPFLOW_SNAPSHOT when set or no network).
+reports: $(STAMP)
+	$(BIN)/capflow run --all --jobs 2
+
+## Run the whole test suite (unit, data layer, statistics, notebooks, reports, browser).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## JupyterLab with the project's kernel; notebooks open and run as they are.
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+## Speed and memory benchmarks (figures, not pass/fail).
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) reports/*.html reports/runs .pytest_cache

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``capflow`` CLI; each module exposes ``register(subparsers)``."""

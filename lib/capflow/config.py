@@ -1,0 +1,86 @@
+"""Paths and environment variables: the one place that knows where things live.
+
+Every other module asks here for a directory or a setting; nothing else builds paths by hand.
+
+Environment variables
+---------------------
+CAPFLOW_SNAPSHOT
+    Directory of the offline market-data snapshot (schema: ``../shared/data/README.md``).
+CAPFLOW_CACHE
+    Directory of the parquet cache (default ``<project>/data/cache``).
+CAPFLOW_OFFLINE
+    ``1``/``true``: never touch the network; use cache then snapshot.
+CAPFLOW_SOURCES
+    Resolution order for :func:`capflow.data.load_prices`, comma separated (default ``cache,live,snapshot``).
+COINGECKO_API_KEY / COINGECKO_DEMO_API_KEY / COINGECKO_PRO_API_KEY
+    CoinGecko keys, read from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJ_ROOT: Path = Path(__file__).resolve().parents[2]
+DATA_DIR: Path = PROJ_ROOT / "data"
+EVENTS_DIR: Path = DATA_DIR / "events"
+NOTEBOOKS_DIR: Path = PROJ_ROOT / "notebooks"
+REPORTS_DIR: Path = PROJ_ROOT / "reports"
+REPORTS_YAML: Path = PROJ_ROOT / "reports.yaml"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class ConfigError(ValueError):
+    """A setting (environment variable or parameter) has an invalid value."""
+
+
+def snapshot_dir(required: bool = False) -> Path | None:
+    """Return the snapshot directory from ``CAPFLOW_SNAPSHOT`` or the sibling ``../shared/data``.
+
+    Parameters
+    ----------
+    required : bool
+        Raise :class:`ConfigError` when no snapshot directory exists.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The directory, or None when there is none and ``required`` is False.
+    """
+    env = os.environ.get("CAPFLOW_SNAPSHOT")
+    if env:
+        path = Path(env).expanduser().resolve()
+        if not path.is_dir():
+            raise ConfigError(f"CAPFLOW_SNAPSHOT={env!r} is not a directory; point it at the snapshot folder "
+                              "(the one holding market/ and events/)")
+        return path
+    guess = (PROJ_ROOT.parent / "shared" / "data").resolve()
+    if guess.is_dir():
+        return guess
+    if required:
+        raise ConfigError("no snapshot folder: set CAPFLOW_SNAPSHOT to the folder holding market/ and events/")
+    return None
+
+
+def cache_dir() -> Path:
+    """Return the parquet cache directory (``CAPFLOW_CACHE`` or ``data/cache``)."""
+    return Path(os.environ.get("CAPFLOW_CACHE") or DATA_DIR / "cache").expanduser().resolve()
+
+
+def offline() -> bool:
+    """Return True when ``CAPFLOW_OFFLINE`` asks to never use the network."""
+    return os.environ.get("CAPFLOW_OFFLINE", "").strip().lower() in _TRUE
+
+
+VALID_SOURCES = ("cache", "live", "snapshot")
+
+
+def source_order() -> tuple[str, ...]:
+    """Return the resolution order for prices from ``CAPFLOW_SOURCES`` (default cache, live, snapshot)."""
+    raw = os.environ.get("CAPFLOW_SOURCES", "cache,live,snapshot")
+    order = tuple(s.strip().lower() for s in raw.split(",") if s.strip())
+    bad = [s for s in order if s not in VALID_SOURCES]
+    if bad or not order:
+        raise ConfigError(f"CAPFLOW_SOURCES={raw!r}: each entry must be one of {', '.join(VALID_SOURCES)}")
+    return order

@@ -1,0 +1,157 @@
+"""One entry point for prices: :func:`load_prices`.
+
+Resolution order is configurable (default cache, then live, then snapshot). Every frame carries its provenance
+in ``df.attrs["provenance"]``: per column the layer used, the original sources with row counts, and coverage.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Iterable
+
+import pandas as pd
+
+from capflow import assets as _assets
+from capflow import config
+from capflow.data import snapshot
+
+log = logging.getLogger(__name__)
+
+FREQS: tuple[str, ...] = ("1d", "1h", "4h")
+#: Fields per frequency. ``price`` is the series to compute returns from: the crypto close (daily: the
+#: precedence-chosen value) and the equity split- and dividend-adjusted close.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "1d": ("price", "close", "adj_close", "open", "high", "low", "volume", "market_cap"),
+    "1h": ("price", "open", "high", "low", "close", "volume"),
+    "4h": ("price", "open", "high", "low", "close", "volume"),
+}
+
+
+class DataRequestError(ValueError):
+    """A request the data cannot serve (bad parameter, range outside coverage); one line naming the parameter."""
+
+
+class OfflineFallbackWarning(UserWarning):
+    """Live data was wanted but the network is off or unreachable; names what was used instead."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated price request."""
+
+    assets: tuple[_assets.Asset, ...]
+    start: pd.Timestamp
+    end: pd.Timestamp
+    freq: str
+    field: str
+
+
+def _ts(value: object, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise DataRequestError(f"parameter {name}={value!r} is not a date; use ISO format such as 2024-01-02") from exc
+    if ts is pd.NaT:
+        raise DataRequestError(f"parameter {name} is missing; use ISO format such as 2024-01-02")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def validate_request(assets: str | Iterable[str], start: object, end: object | None = None, freq: str = "1d",
+                     field: str = "price") -> Request:
+    """Check a price request and resolve asset names; raise one-line errors naming the parameter.
+
+    Parameters
+    ----------
+    assets : str or iterable of str
+        Asset ids, symbols, names or group tags (see :func:`capflow.assets.expand`).
+    start, end : date-like
+        Inclusive UTC range; ``end`` defaults to today.
+    freq : {"1d", "1h", "4h"}
+    field : str
+        One of :data:`FIELDS` for the frequency.
+    """
+    if freq not in FREQS:
+        raise DataRequestError(f"parameter freq={freq!r} is not supported; valid: {', '.join(FREQS)}")
+    if field not in FIELDS[freq]:
+        raise DataRequestError(f"parameter field={field!r} is not available at freq={freq}; "
+                               f"valid: {', '.join(FIELDS[freq])}")
+    s = _ts(start, "start")
+    e = _ts(end if end is not None else pd.Timestamp.now(tz="UTC").normalize(), "end")
+    if s > e:
+        raise DataRequestError(f"parameter start={s.date()} is after end={e.date()}; start must be on or before end")
+    return Request(tuple(_assets.expand(assets)), s, e, freq, field)
+
+
+def load_prices(assets: str | Iterable[str], start: object, end: object | None = None, freq: str = "1d",
+                field: str = "price", sources: Iterable[str] | None = None, missing: str = "raise") -> pd.DataFrame:
+    """Load one field for many assets as a wide frame.
+
+    Parameters
+    ----------
+    assets : str or iterable of str
+        Asset ids, symbols, names or group tags: ``["TAO", "NVDA"]``, ``"ai_token,crypto_major"``.
+    start, end : date-like
+        Inclusive range (UTC). ``end`` defaults to today.
+    freq : {"1d", "1h", "4h"}
+        Bar frequency. Daily bars are labelled by their UTC date (crypto: close of that UTC day; equities:
+        the session date); intraday bars by their open time.
+    field : str
+        ``price`` (crypto close, equity adjusted close: the one to compute returns from), or a raw field.
+    sources : iterable of str, optional
+        Resolution order, default :func:`capflow.config.source_order` (cache, live, snapshot).
+    missing : {"raise", "drop"}
+        What to do with an asset that has no data in the range: raise :class:`DataRequestError` (default), or
+        drop its column with a warning and list it in ``attrs["dropped"]`` (``{id: reason}``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by UTC timestamp, one column per canonical asset id, NaN where an asset has no bar.
+        ``attrs["provenance"]`` maps each column to ``{"layer", "sources", "first", "last", "rows"}``;
+        ``attrs["request"]`` records the request.
+
+    Raises
+    ------
+    DataRequestError
+        Bad parameters, or an asset with no data at all in the range (the message states the coverage).
+    """
+    req = validate_request(assets, start, end, freq, field)
+    if missing not in ("raise", "drop"):
+        raise DataRequestError(f"parameter missing={missing!r} is not valid; use 'raise' or 'drop'")
+    from capflow.data import resolve  # late import: resolve builds on this module's request type
+
+    order = tuple(sources) if sources is not None else config.source_order()
+    frames, prov, dropped = resolve.fetch_all(req, order, drop_missing=missing == "drop")
+    if not frames:
+        raise DataRequestError(f"parameter assets: none of the requested assets has data in {req.start.date()}.."
+                               f"{req.end.date()} at freq={freq}: " + "; ".join(dropped.values()))
+    wide = pd.concat(frames, axis=1).sort_index()
+    wide.index.name = "timestamp"
+    wide = wide[[a.id for a in req.assets if a.id not in dropped]]
+    for asset_id, reason in dropped.items():
+        warnings.warn(f"dropped {asset_id}: {reason}", UserWarning, stacklevel=2)
+    wide.attrs["provenance"] = prov
+    wide.attrs["dropped"] = dropped
+    wide.attrs["request"] = {"start": str(req.start.date()), "end": str(req.end.date()), "freq": freq,
+                             "field": field, "assets": [a.id for a in req.assets]}
+    return wide
+
+
+def provenance_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Provenance of a :func:`load_prices` frame as a table (one row per column), for reports."""
+    prov = frame.attrs.get("provenance", {})
+    rows = []
+    for col, p in prov.items():
+        srcs = ", ".join(f"{k} ({v})" for k, v in sorted(p.get("sources", {}).items(), key=lambda kv: -kv[1]))
+        rows.append({"asset": col, "symbol": _assets.symbol(col), "layer": p.get("layer"), "sources": srcs,
+                     "first": p.get("first"), "last": p.get("last"), "rows": p.get("rows")})
+    return pd.DataFrame(rows)
+
+
+def warn_offline(what: str) -> None:
+    """Emit the visible offline warning (warnings + log) naming what is used instead."""
+    msg = f"capflow is offline: {what}"
+    warnings.warn(msg, OfflineFallbackWarning, stacklevel=3)
+    log.warning(msg)

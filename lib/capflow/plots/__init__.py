@@ -1,0 +1,53 @@
+"""Plotting: one seaborn theme for every figure, colour-blind palette, sizes in one place.
+
+Every plot function has the shape ``plot_x(data, ax=None) -> Axes``, is wrapped in :func:`customize`, and never
+calls ``plt.show()``. Study-specific plots live in sub-modules (``plots.eventstudy``, ``plots.capex``,
+``plots.divergence``).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, TypeVar
+
+import matplotlib
+
+matplotlib.use(matplotlib.get_backend())  # respect MPLBACKEND (Agg in CI)
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+PALETTE = "colorblind"
+FIGSIZE = {"wide": (11, 4.5), "square": (6, 6), "tall": (11, 7), "small": (6, 3.5)}
+#: One colour per asset group, stable across every figure.
+GROUP_COLORS = dict(zip(("ai_token", "crypto_major", "ai_equity", "hyperscaler", "semis_etf", "benchmark",
+                         "crypto_equity", "ai_token_extra"), sns.color_palette(PALETTE, 8)))
+SYNTHETIC_LABEL = "SYNTHETIC DATA (test fixture, not market data)"
+
+F = TypeVar("F", bound=Callable)
+
+
+def set_theme() -> None:
+    """Apply capflow's seaborn theme (called by every plot through :func:`customize`)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE,
+                  rc={"figure.dpi": 100, "axes.titleweight": "bold", "axes.spines.top": False,
+                      "axes.spines.right": False, "legend.frameon": False})
+
+
+def customize(func: F) -> F:
+    """Decorator: apply the theme and create ``ax`` (size from ``figsize=``) when the caller gives none."""
+
+    @functools.wraps(func)
+    def wrapper(*args, ax=None, figsize: str | tuple = "wide", **kwargs):
+        set_theme()
+        if ax is None:
+            size = FIGSIZE.get(figsize, figsize) if isinstance(figsize, str) else figsize
+            _, ax = plt.subplots(figsize=size)
+        return func(*args, ax=ax, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def mark_synthetic(ax) -> None:
+    """Stamp an Axes as showing synthetic data (required wherever synthetic data is shown)."""
+    ax.text(0.5, 0.5, SYNTHETIC_LABEL, transform=ax.transAxes, ha="center", va="center", fontsize=14,
+            color="red", alpha=0.35, rotation=20)

@@ -1,0 +1,373 @@
+"""Returns, cumulative returns, drawdowns, baskets and cross-asset calendar alignment (DESIGN.md layer 3).
+
+Frame contract
+--------------
+Every frame here is indexed by a UTC :class:`~pandas.DatetimeIndex` (daily bars labelled by their UTC date, as
+:func:`capflow.data.load_prices` returns them) with one column per asset id. NaN means *no bar* (an equity on a
+weekend), never a zero return. Returns are simple unless a function says log.
+
+Calendar policies
+-----------------
+Crypto trades 24/7 (daily bars close at 00:00 UTC); US equities trade on exchange sessions. Every cross-asset
+comparison needs one explicit policy, applied by :func:`align`:
+
+``"equity_sessions"``
+    The output index is the sessions of an exchange calendar (default ``XNYS``, from ``exchange_calendars``).
+    Each column's returns on the days after the previous session up to and including a session are compounded
+    into that session: a crypto asset's Saturday, Sunday and Monday returns become Monday's return
+    ``(1+r_sat)(1+r_sun)(1+r_mon)-1``; a holiday (2024-07-04) is compounded into the next session (07-05). An
+    equity of the same exchange is unchanged; an equity of another exchange (SK Hynix on XKRX) is compounded
+    the same way as crypto.
+``"crypto_clock"``
+    The output index is every calendar day (the 24/7 daily clock). Crypto returns are unchanged; equities keep
+    their returns on their session days (a Monday return spans Friday's close to Monday's close) and are NaN
+    (``equity_fill="nan"``, default) or 0 (``equity_fill="zero"``) on the other days.
+
+:func:`event_anchor` gives the matching event-date rule: a Saturday event belongs to Monday's session for an
+equity and to Saturday for a crypto asset.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Iterable, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from capflow import assets as _assets
+
+log = logging.getLogger(__name__)
+
+POLICIES: tuple[str, ...] = ("equity_sessions", "crypto_clock")
+POLICY_TEXT = {
+    "equity_sessions": "equity sessions ({calendar}): crypto and off-calendar returns compounded onto each "
+                       "session (weekends and holidays into the next session)",
+    "crypto_clock": "crypto clock (24/7 daily, 00:00 UTC bars): equities' returns on their session days, "
+                    "{fill} on other days",
+}
+
+
+class ReturnsError(ValueError):
+    """Bad input to a returns function (one line: parameter, what was wrong, what is valid)."""
+
+
+# --------------------------------------------------------------------------------------------- returns
+
+def _check_frame(frame: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame:
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame()
+    if not isinstance(frame, pd.DataFrame) or not isinstance(frame.index, pd.DatetimeIndex):
+        raise ReturnsError(f"parameter {name} must be a DataFrame/Series with a DatetimeIndex; got "
+                           f"{type(frame).__name__} indexed by {type(getattr(frame, 'index', None)).__name__}")
+    if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+        raise ReturnsError(f"parameter {name} index must be sorted and unique (sort_index(); drop duplicates)")
+    return frame
+
+
+def _last_observed(prices: pd.DataFrame, max_gap: int | None) -> pd.DataFrame:
+    """Previous observed value of each column at each row (NaN when the gap exceeds ``max_gap`` rows)."""
+    prev = prices.ffill().shift(1)
+    if max_gap is not None:
+        if int(max_gap) < 1:
+            raise ReturnsError(f"parameter max_gap={max_gap!r} must be a positive number of periods or None")
+        pos = np.arange(len(prices), dtype=float)[:, None]
+        seen = pd.DataFrame(np.where(prices.notna(), pos, np.nan), index=prices.index, columns=prices.columns)
+        gap = pos - seen.ffill().shift(1).to_numpy()
+        prev = prev.where(gap <= int(max_gap))
+    return prev
+
+
+def simple_returns(prices: pd.DataFrame | pd.Series, max_gap: int | None = None) -> pd.DataFrame:
+    """Simple returns of each column over that column's own observed rows.
+
+    Parameters
+    ----------
+    prices : DataFrame or Series
+        UTC DatetimeIndex, one column per asset id, NaN where the asset has no bar.
+    max_gap : int, optional
+        Do not bridge gaps longer than this many rows of the index (the return after such a gap is NaN).
+        On a 24/7 daily index a normal equity weekend spans 3 rows (Friday to Monday), a long weekend 4.
+        None (default) bridges every gap.
+
+    Returns
+    -------
+    DataFrame
+        Same index and columns. The return at a row is ``p_t / p_prev - 1`` where ``p_prev`` is the column's
+        previous observed price: an equity's Friday-to-Monday return lands on Monday. NaN where the column has
+        no bar and at its first observation.
+    """
+    prices = _check_frame(prices, "prices").astype(float)
+    if (prices <= 0).to_numpy().any():
+        bad = prices.columns[(prices <= 0).any()].tolist()
+        raise ReturnsError(f"parameter prices has non-positive values in {bad}; prices must be > 0")
+    prev = _last_observed(prices, max_gap)
+    return (prices / prev - 1.0).where(prices.notna())
+
+
+def log_returns(prices: pd.DataFrame | pd.Series, max_gap: int | None = None) -> pd.DataFrame:
+    """Log returns ``log(p_t / p_prev)``; same contract as :func:`simple_returns`."""
+    return np.log1p(simple_returns(prices, max_gap=max_gap))
+
+
+def cumulative_returns(returns: pd.DataFrame | pd.Series, base: object | None = None
+                       ) -> pd.DataFrame | pd.Series:
+    """Compounded cumulative simple returns, optionally from a base date.
+
+    Parameters
+    ----------
+    returns : DataFrame or Series
+        Simple returns (UTC DatetimeIndex, one column per asset); NaN means no bar and counts as 0.
+    base : date-like, optional
+        Rows before ``base`` are dropped and the return *at* ``base`` is excluded, so the value at ``base`` is 0:
+        ``C_t = prod_{base < s <= t} (1 + r_s) - 1``. None: every row is compounded.
+
+    Returns
+    -------
+    DataFrame or Series (as given)
+        Same columns, index from ``base`` on. NaN before a column's first observed return (except the base row).
+    """
+    orig, returns = returns, _check_frame(returns, "returns").astype(float)
+    if base is not None:
+        b = _utc(base, "base")
+        if b > returns.index[-1]:
+            raise ReturnsError(f"parameter base={b.date()} is after the last row {returns.index[-1].date()}")
+        returns = returns.loc[returns.index >= b].copy()
+        if len(returns) and returns.index[0] == b:
+            returns.iloc[0] = 0.0
+    cum = ((1.0 + returns.fillna(0.0)).cumprod() - 1.0).where(returns.notna().cummax())
+    return cum.iloc[:, 0].rename(orig.name) if isinstance(orig, pd.Series) else cum
+
+
+def _utc(value: object, name: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ReturnsError(f"parameter {name}={value!r} is not a date ({exc}); use e.g. '2024-01-02'") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+class Drawdowns(NamedTuple):
+    """Result of :func:`drawdowns`: the drawdown path and its minimum (maximum drawdown, a negative number)."""
+
+    drawdown: pd.DataFrame
+    max_drawdown: pd.Series
+
+
+def drawdowns(prices_or_returns: pd.DataFrame | pd.Series, kind: str = "prices") -> Drawdowns:
+    """Drawdown from the running peak and the maximum drawdown of each column.
+
+    Parameters
+    ----------
+    prices_or_returns : DataFrame or Series
+        Prices (or wealth/index levels), or simple returns; UTC DatetimeIndex, one column per asset.
+    kind : {"prices", "returns"}
+        What the input holds. Returns are compounded to a wealth index starting at 1 (the start counts as a peak).
+
+    Returns
+    -------
+    Drawdowns
+        ``drawdown``: ``W_t / max_{s<=t} W_s - 1`` (0 at a peak, NaN before the first observation);
+        ``max_drawdown``: the minimum of that path per column. Prices 100 -> 90 -> 75 give -0.25.
+        A Series input gives a Series path and a float.
+    """
+    frame = _check_frame(prices_or_returns, "prices_or_returns").astype(float)
+    if kind == "returns":
+        wealth = (1.0 + frame.fillna(0.0)).cumprod().where(frame.notna().cummax())
+        peak = wealth.cummax().clip(lower=1.0)
+    elif kind == "prices":
+        wealth = frame.ffill()
+        peak = wealth.cummax()
+    else:
+        raise ReturnsError(f"parameter kind={kind!r} is not valid; use 'prices' or 'returns'")
+    dd = wealth / peak - 1.0
+    if isinstance(prices_or_returns, pd.Series):
+        return Drawdowns(dd.iloc[:, 0].rename(prices_or_returns.name), dd.iloc[:, 0].min())
+    return Drawdowns(dd, dd.min())
+
+
+# --------------------------------------------------------------------------------------------- baskets
+
+def _cap_weights(returns: pd.DataFrame, caps: pd.DataFrame) -> pd.DataFrame:
+    """Weights from market caps known *before* each row (last known cap, forward-filled, lagged one row)."""
+    missing = [c for c in returns.columns if c not in caps.columns]
+    if missing:
+        raise ReturnsError(f"parameter weights (market caps) lacks columns {missing}; give a cap column per member")
+    caps = _check_frame(caps, "weights")[list(returns.columns)].astype(float)
+    full = caps.index.union(returns.index)
+    known = caps.where(caps > 0).reindex(full).ffill().shift(1)
+    return known.reindex(returns.index)
+
+
+def basket_returns(returns: pd.DataFrame, weights: str | pd.DataFrame = "equal", rebalance: str = "daily",
+                   min_members: int = 1) -> pd.Series:
+    """Returns of a basket of assets, rebalanced every row.
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Simple returns of the members (UTC DatetimeIndex, one column per member).
+    weights : "equal" or DataFrame
+        ``"equal"``: equal weights. A DataFrame of market caps (any UTC dates, one column per member) gives cap
+        weights: each row uses the last cap known *before* that row (sparse caps, e.g. monthly, are
+        forward-filled and lagged one row so no weight uses the same day's return).
+    rebalance : {"daily"}
+        Rebalancing frequency: weights are reset every row (the only supported rule).
+    min_members : int
+        Rows with fewer available members are NaN.
+
+    Returns
+    -------
+    Series
+        ``sum_i w_i r_i / sum_i w_i`` over the members *available that row*: a member with no return (no bar, or
+        no known cap yet) is excluded that row and the remaining weights are renormalised to sum to 1.
+        NaN when fewer than ``min_members`` members are available. ``attrs["members"]`` lists the members.
+    """
+    returns = _check_frame(returns, "returns").astype(float)
+    if returns.shape[1] == 0:
+        raise ReturnsError("parameter returns has no columns: a basket needs at least one member")
+    if rebalance != "daily":
+        raise ReturnsError(f"parameter rebalance={rebalance!r} is not supported; use 'daily'")
+    if isinstance(weights, str):
+        if weights != "equal":
+            raise ReturnsError(f"parameter weights={weights!r} is not valid; use 'equal' or a market-cap DataFrame")
+        w = pd.DataFrame(1.0, index=returns.index, columns=returns.columns)
+    else:
+        w = _cap_weights(returns, weights)
+    w = w.where(returns.notna() & w.notna(), 0.0)
+    total = w.sum(axis=1)
+    out = (returns.fillna(0.0) * w).sum(axis=1) / total.where(total > 0)
+    out = out.where((w > 0).sum(axis=1) >= min_members)
+    out.attrs["members"] = list(returns.columns)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- calendars
+
+@lru_cache(maxsize=8)
+def _calendar(code: str):
+    import exchange_calendars as xcals
+
+    try:
+        return xcals.get_calendar(code)
+    except Exception:  # exchange_calendars raises InvalidCalendarName (a KeyError)
+        raise ReturnsError(f"parameter calendar={code!r} is not an exchange_calendars code; use e.g. 'XNYS', "
+                           "'XKRX'") from None
+
+
+def sessions(start: object, end: object, calendar: str = "XNYS") -> pd.DatetimeIndex:
+    """Sessions of an exchange calendar in ``[start, end]`` as UTC-midnight timestamps (the bar labels)."""
+    s, e = _utc(start, "start").tz_localize(None).normalize(), _utc(end, "end").tz_localize(None).normalize()
+    return _calendar(calendar).sessions_in_range(s, e).tz_localize("UTC")
+
+
+def _is_crypto(col: str, crypto: Iterable[str] | None) -> bool:
+    if crypto is not None:
+        return col in set(crypto)
+    try:
+        return _assets.resolve(col).is_crypto
+    except KeyError:
+        raise ReturnsError(f"column {col!r} is not a registry asset; pass crypto=[...] to say which columns "
+                           "trade 24/7") from None
+
+
+def _to_sessions(returns: pd.DataFrame, calendar: str) -> pd.DataFrame:
+    """Compound every column's returns over (previous session, session] into that session."""
+    days = returns.index.normalize()
+    sess = sessions(days[0], days[-1] + pd.Timedelta(days=10), calendar)
+    pos = sess.searchsorted(days, side="left")  # first session at/after each row
+    keep = pos < len(sess)
+    label = sess[pos[keep]]
+    grouped = returns.loc[keep].groupby(label)
+    compounded = (1.0 + returns.loc[keep]).groupby(label).prod(min_count=1) - 1.0
+    single = grouped.count() == 1  # one bar in the bucket: keep it bit-for-bit
+    out = compounded.mask(single, grouped.sum(min_count=1)).reindex(sess[(sess >= days[0]) & (sess <= days[-1])])
+    out.index.name = returns.index.name
+    return out
+
+
+def align(returns: pd.DataFrame, policy: str = "equity_sessions", calendar: str = "XNYS",
+          crypto: Iterable[str] | None = None, equity_fill: str = "nan") -> pd.DataFrame:
+    """Put crypto and equity returns on one clock, by an explicit calendar policy (see the module docstring).
+
+    Parameters
+    ----------
+    returns : DataFrame
+        Daily simple returns (UTC-midnight labels, e.g. from :func:`simple_returns` of ``load_prices``).
+    policy : {"equity_sessions", "crypto_clock"}
+        ``equity_sessions``: compound each column onto the sessions of ``calendar`` (weekend and holiday crypto
+        returns land on the next session). ``crypto_clock``: every calendar day; equities keep session-day
+        returns and are NaN/0 elsewhere.
+    calendar : str
+        exchange_calendars code for ``equity_sessions`` (default ``XNYS``).
+    crypto : iterable of str, optional
+        Columns that trade 24/7; default: looked up in the asset registry.
+    equity_fill : {"nan", "zero"}
+        ``crypto_clock`` only: value of equity columns on days without a session.
+
+    Returns
+    -------
+    DataFrame
+        Aligned returns; ``attrs["calendar_policy"]`` (the policy name), ``attrs["calendar"]`` and
+        ``attrs["calendar_policy_text"]`` (a sentence for reports).
+    """
+    returns = _check_frame(returns, "returns").astype(float)
+    if policy not in POLICIES:
+        raise ReturnsError(f"parameter policy={policy!r} is not valid; use one of {', '.join(POLICIES)}")
+    if len(returns) == 0:
+        raise ReturnsError("parameter returns is empty; give at least one row")
+    if (returns.index != returns.index.normalize()).any():
+        raise ReturnsError("parameter returns must be daily bars labelled at 00:00 UTC (freq='1d')")
+    if policy == "equity_sessions":
+        out = _to_sessions(returns, calendar)
+        text = POLICY_TEXT[policy].format(calendar=calendar)
+    else:
+        if equity_fill not in ("nan", "zero"):
+            raise ReturnsError(f"parameter equity_fill={equity_fill!r} is not valid; use 'nan' or 'zero'")
+        days = pd.date_range(returns.index[0], returns.index[-1], freq="D", name=returns.index.name)
+        out = returns.reindex(days)
+        if equity_fill == "zero":
+            eq = [c for c in out.columns if not _is_crypto(c, crypto)]
+            out[eq] = out[eq].fillna(0.0).where(out[eq].notna().cummax())
+        text = POLICY_TEXT[policy].format(fill="0" if equity_fill == "zero" else "NaN")
+    out.attrs.update(calendar_policy=policy, calendar=calendar if policy == "equity_sessions" else "24/7",
+                     calendar_policy_text=text)
+    return out
+
+
+def event_anchor(timestamp: object, asset_id: str, calendar: str | None = None) -> pd.Timestamp:
+    """The daily bar an event belongs to, in the asset's own calendar.
+
+    Parameters
+    ----------
+    timestamp : datetime-like
+        Event time; naive values are UTC. A bare date (00:00 UTC) is treated as that instant.
+    asset_id : str
+        Registry id/symbol (decides crypto vs equity and the exchange calendar).
+    calendar : str, optional
+        Override: ``"24/7"`` for crypto, or an exchange_calendars code.
+
+    Returns
+    -------
+    Timestamp
+        UTC-midnight bar label. Crypto: the UTC date of the event (a Saturday event -> Saturday). Equity: the
+        session trading at that instant, or the next session when the market is closed (a Saturday event ->
+        Monday; after the close -> the next session; a holiday -> the next session).
+    """
+    ts = _utc(timestamp, "timestamp")
+    if calendar is None:
+        try:
+            calendar = _assets.resolve(asset_id).calendar
+        except KeyError:
+            raise ReturnsError(f"parameter asset_id={asset_id!r} is not a registry asset; pass calendar= "
+                               "('24/7' or an exchange code such as 'XNYS')") from None
+    if calendar == "24/7":
+        return ts.normalize()
+    session = _calendar(calendar).minute_to_session(ts.floor("min"), direction="next")
+    return pd.Timestamp(session).tz_localize("UTC")
+
+
+def policy_text(frame: pd.DataFrame) -> str:
+    """The sentence naming the calendar policy a frame was aligned with (for report prose)."""
+    return frame.attrs.get("calendar_policy_text", "no calendar policy applied (raw bars)")

@@ -1,0 +1,165 @@
+"""capflow.returns on hand-computed frames (synthetic numbers, no market data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from capflow import returns as R
+
+
+def _days(start: str, n: int) -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=n, freq="D", tz="UTC", name="timestamp")
+
+
+# ------------------------------------------------------------------ simple / log returns
+
+def test_simple_returns_bridge_weekend_per_column():
+    idx = _days("2024-07-05", 4)  # Fri, Sat, Sun, Mon
+    prices = pd.DataFrame({"bitcoin": [100.0, 110.0, 99.0, 108.9], "NVDA": [50.0, np.nan, np.nan, 55.0]}, idx)
+    r = R.simple_returns(prices)
+    assert np.isnan(r.iloc[0]).all()
+    assert r["bitcoin"].iloc[1:].tolist() == pytest.approx([0.10, -0.10, 0.10])
+    assert np.isnan(r["NVDA"].iloc[1]) and np.isnan(r["NVDA"].iloc[2])
+    assert r["NVDA"].iloc[3] == pytest.approx(0.10)  # Friday -> Monday lands on Monday
+    lr = R.log_returns(prices)
+    assert lr["NVDA"].iloc[3] == pytest.approx(np.log(1.1))
+
+
+def test_simple_returns_max_gap_does_not_bridge_long_gaps():
+    idx = _days("2024-01-01", 7)
+    prices = pd.DataFrame({"x": [1.0, np.nan, np.nan, 2.0, np.nan, np.nan, np.nan]}, idx)
+    prices.iloc[6, 0] = 4.0  # gap of 3 rows then gap of 3 rows
+    assert R.simple_returns(prices, max_gap=3)["x"].iloc[[3, 6]].tolist() == pytest.approx([1.0, 1.0])
+    r2 = R.simple_returns(prices, max_gap=2)["x"]
+    assert r2.isna().all()
+
+
+def test_simple_returns_rejects_non_positive_prices():
+    prices = pd.DataFrame({"x": [1.0, 0.0]}, _days("2024-01-01", 2))
+    with pytest.raises(R.ReturnsError, match="non-positive.*'x'"):
+        R.simple_returns(prices)
+
+
+# ------------------------------------------------------------------ cumulative returns and drawdowns
+
+def test_cumulative_returns_from_base_by_hand():
+    idx = _days("2024-01-01", 4)
+    r = pd.DataFrame({"a": [0.5, 0.10, -0.20, 0.05], "b": [np.nan, np.nan, 0.10, np.nan]}, idx)
+    c = R.cumulative_returns(r, base="2024-01-02")
+    assert c.index[0] == idx[1]
+    assert c["a"].tolist() == pytest.approx([0.0, 0.8 - 1, 0.8 * 1.05 - 1])
+    assert c["b"].tolist() == pytest.approx([0.0, 0.10, 0.10])  # no bar = no change
+    full = R.cumulative_returns(r["a"])
+    assert isinstance(full, pd.Series) and full.iloc[-1] == pytest.approx(1.5 * 1.1 * 0.8 * 1.05 - 1)
+
+
+def test_drawdown_100_90_75_is_minus_25_percent():
+    idx = _days("2024-01-01", 4)
+    prices = pd.Series([100.0, 90.0, 75.0, 80.0], idx)
+    dd = R.drawdowns(prices)
+    assert dd.drawdown.tolist() == pytest.approx([0.0, -0.10, -0.25, -0.20])
+    assert dd.max_drawdown == pytest.approx(-0.25)
+    via_returns = R.drawdowns(R.simple_returns(prices).iloc[:, 0], kind="returns")
+    assert via_returns.max_drawdown == pytest.approx(-0.25)
+    frame = R.drawdowns(pd.DataFrame({"p": prices, "q": [10.0, 11.0, 12.0, 13.0]}, idx))
+    assert frame.max_drawdown.to_dict() == pytest.approx({"p": -0.25, "q": 0.0})
+
+
+# ------------------------------------------------------------------ baskets
+
+def test_equal_basket_member_missing_a_day_is_renormalised():
+    idx = _days("2024-01-01", 3)
+    r = pd.DataFrame({"a": [0.01, 0.02, 0.03], "b": [0.03, np.nan, -0.01], "c": [np.nan, np.nan, np.nan]}, idx)
+    b = R.basket_returns(r)
+    assert b.tolist() == pytest.approx([0.02, 0.02, 0.01])
+    assert R.basket_returns(r, min_members=2).isna().tolist() == [False, True, False]
+
+
+def test_cap_weighted_basket_uses_last_known_cap_before_the_day():
+    idx = _days("2024-01-01", 4)
+    r = pd.DataFrame({"a": [0.00, 0.10, 0.10, 0.10], "b": [0.00, -0.10, np.nan, -0.10]}, idx)
+    caps = pd.DataFrame({"a": [300.0, 100.0], "b": [100.0, 100.0]},
+                        pd.DatetimeIndex(["2023-12-01", "2024-01-03"], tz="UTC"))
+    b = R.basket_returns(r, weights=caps)
+    # day 2 and 3 use the 2023-12-01 caps (3:1); day 3 has b missing -> a alone; day 4 uses 01-03 caps (1:1)
+    assert b.iloc[1] == pytest.approx(0.75 * 0.10 + 0.25 * -0.10)
+    assert b.iloc[2] == pytest.approx(0.10)
+    assert b.iloc[3] == pytest.approx(0.0)
+
+
+def test_basket_bad_inputs():
+    r = pd.DataFrame(index=_days("2024-01-01", 3))
+    with pytest.raises(R.ReturnsError, match="no columns"):
+        R.basket_returns(r)
+    r = pd.DataFrame({"a": [0.1, 0.2, 0.3]}, _days("2024-01-01", 3))
+    with pytest.raises(R.ReturnsError, match="rebalance"):
+        R.basket_returns(r, rebalance="monthly")
+    with pytest.raises(R.ReturnsError, match="lacks columns"):
+        R.basket_returns(r, weights=pd.DataFrame({"z": [1.0]}, _days("2024-01-01", 1)))
+
+
+# ------------------------------------------------------------------ calendar policies
+
+def _week_returns() -> pd.DataFrame:
+    idx = _days("2024-06-28", 11)  # Fri 06-28 .. Mon 07-08, with 07-04 a US holiday
+    btc = [np.nan, 0.01, 0.02, -0.03, 0.01, 0.02, 0.05, -0.01, 0.03, 0.04, -0.02]
+    nvda = [np.nan, np.nan, np.nan, 0.01, 0.02, 0.03, np.nan, 0.04, np.nan, np.nan, 0.05]
+    return pd.DataFrame({"bitcoin": btc, "NVDA": nvda}, idx)
+
+
+def test_equity_sessions_compounds_weekend_into_monday_exactly():
+    out = R.align(_week_returns(), policy="equity_sessions", calendar="XNYS")
+    assert out.attrs["calendar_policy"] == "equity_sessions"
+    assert list(out.index.strftime("%m-%d")) == ["06-28", "07-01", "07-02", "07-03", "07-05", "07-08"]
+    mon = out.loc["2024-07-01", "bitcoin"]
+    assert mon == pytest.approx(1.01 * 1.02 * 0.97 - 1, abs=1e-15)  # Sat + Sun + Mon
+    assert out.loc["2024-07-08", "bitcoin"] == pytest.approx(1.03 * 1.04 * 0.98 - 1, abs=1e-15)
+    assert out.loc["2024-07-01", "NVDA"] == 0.01 and out.loc["2024-07-08", "NVDA"] == 0.05  # unchanged
+
+
+def test_equity_sessions_compounds_holiday_into_next_session():
+    out = R.align(_week_returns(), policy="equity_sessions")
+    assert pd.Timestamp("2024-07-04", tz="UTC") not in out.index
+    assert out.loc["2024-07-05", "bitcoin"] == pytest.approx(1.05 * 0.99 - 1, abs=1e-15)
+    assert out.loc["2024-07-05", "NVDA"] == pytest.approx(0.04)
+
+
+def test_crypto_clock_keeps_equity_session_returns_only():
+    raw = _week_returns()
+    out = R.align(raw, policy="crypto_clock")
+    assert out.attrs["calendar_policy"] == "crypto_clock" and len(out) == 11
+    pd.testing.assert_series_equal(out["bitcoin"], raw["bitcoin"], check_freq=False)
+    assert np.isnan(out.loc["2024-07-06", "NVDA"])
+    zero = R.align(raw, policy="crypto_clock", equity_fill="zero")
+    assert zero.loc["2024-07-06", "NVDA"] == 0.0 and np.isnan(zero.loc["2024-06-28", "NVDA"])
+    assert "NaN" in R.policy_text(out) and "0" in R.policy_text(zero)
+
+
+def test_align_bad_inputs():
+    with pytest.raises(R.ReturnsError, match="policy='weekly'"):
+        R.align(_week_returns(), policy="weekly")
+    with pytest.raises(R.ReturnsError, match="calendar='NOPE'"):
+        R.align(_week_returns(), calendar="NOPE")
+    with pytest.raises(R.ReturnsError, match="crypto="):
+        R.align(_week_returns().rename(columns={"NVDA": "mystery"}), policy="crypto_clock", equity_fill="zero")
+
+
+@pytest.mark.parametrize("ts, asset, expected", [
+    ("2024-07-06 14:00", "NVDA", "2024-07-08"),       # Saturday -> Monday session
+    ("2024-07-06 14:00", "bitcoin", "2024-07-06"),    # Saturday -> Saturday for crypto
+    ("2024-07-06 14:00", "TAO", "2024-07-06"),
+    ("2024-07-03 21:30", "NVDA", "2024-07-05"),       # after the (early) close, then the 07-04 holiday
+    ("2024-07-03 15:00", "NVDA", "2024-07-03"),       # during the session
+    ("2024-07-04", "NVDA", "2024-07-05"),             # holiday
+    ("2024-07-09 01:00", "000660.KS", "2024-07-09"),  # 10:00 in Seoul: that day's XKRX session
+])
+def test_event_anchor(ts, asset, expected):
+    assert R.event_anchor(ts, asset) == pd.Timestamp(expected, tz="UTC")
+
+
+def test_event_anchor_unknown_asset_needs_calendar():
+    with pytest.raises(R.ReturnsError, match="calendar="):
+        R.event_anchor("2024-07-06", "mystery")
+    assert R.event_anchor("2024-07-06", "mystery", calendar="XNYS") == pd.Timestamp("2024-07-08", tz="UTC")

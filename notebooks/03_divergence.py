@@ -1,0 +1,147 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 Divergence: AI equities vs crypto since January 2024
+#
+# **Question.** Since the base date, did memory and chip stocks and the AI-equity basket pull away from Bitcoin
+# and the AI tokens, when did the gap open, and do AI tokens trade like AI (the equity basket) or like crypto
+# (Bitcoin)? Everything below is computed by `capflow.divergence` on the data loaded here; the prose numbers
+# are computed, not typed.
+
+# %% tags=["parameters"]
+base_date = "2024-01-02"
+end_date = None  # None: the latest date all chosen assets share
+assets = "ai_equity,semis_etf,hyperscaler,crypto_major,ai_token"
+baskets = {"AI equities": "ai_equity", "Semis ETFs": "semis_etf", "Hyperscalers": "hyperscaler",
+           "Crypto majors": "crypto_major", "AI tokens": "ai_token"}
+windows = [30, 90, 180]
+n_regimes = 2
+n_breaks = 3
+chow_dates = ["2025-01-01"]
+calendar_policy = "equity_sessions"
+late_start = "own_start"  # assets listed after base_date start at their first price ("raise" to refuse)
+output_dir = "."
+
+# %%
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from capflow import divergence as D
+from capflow.data import provenance_table
+from capflow.plots import divergence as P
+
+out = Path(output_dir)
+out.mkdir(parents=True, exist_ok=True)
+prices, caps = D.load_inputs(assets, base_date, end_date)
+study = D.run_study(prices, caps, baskets=baskets, base=base_date, end=end_date, windows=windows,
+                    policy=calendar_policy, n_regimes=n_regimes, n_breaks=n_breaks, chow_dates=chow_dates,
+                    late_start=late_start)
+display(Markdown(f"**Sample:** {study.base.date()} to {study.end.date()}. **Calendar policy:** "
+                 f"{study.policy_text}. Crypto caps (cap-weighted baskets) are sparse; each day uses the last cap "
+                 "known before it. Equities have no caps in the snapshot, so their baskets are equal-weighted only. "
+                 "SK Hynix (000660.KS) returns are in KRW."))
+
+# %% [markdown]
+# ## Performance indexed to 100
+
+# %%
+fig, axes = plt.subplots(2, 1, figsize=(11, 9))
+P.plot_performance(study.levels[list(study.basket_returns.columns)], ax=axes[0], title="Baskets (base = 100, log)")
+P.plot_performance(study.levels[list(prices.columns)], ax=axes[1], title="Assets (base = 100, log)")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Cumulative-return table
+
+# %%
+table = study.table.sort_values(["kind", "cum_return"], ascending=[False, False])
+table.to_csv(out / "divergence_table.csv")
+table.style.format({"cum_return": "{:+.1%}", "ytd": "{:+.1%}", "max_drawdown": "{:.1%}"})
+
+# %% [markdown]
+# ## Rolling correlations
+
+# %%
+P.plot_rolling_correlations(study.correlations, title=f"Rolling correlations ({', '.join(map(str, windows))} rows)")
+plt.show()
+study.correlations.to_csv(out / "rolling_correlations.csv")
+
+# %% [markdown]
+# ## Two-factor decomposition: AI tokens on Bitcoin and the AI-equity basket
+
+# %%
+w_mid = sorted(windows)[len(windows) // 2]
+two = study.two_factor[w_mid]
+P.plot_variance_shares(two, title=f"AI tokens: share of variance explained ({w_mid}-row window)")
+plt.show()
+two.to_csv(out / f"two_factor_{w_mid}.csv")
+
+# %% [markdown]
+# ## Spread, breaks and regimes
+
+# %%
+fig, axes = plt.subplots(2, 1, figsize=(11, 8))
+P.plot_spread(study.spread, study.breaks, ax=axes[0])
+if study.regimes is not None:
+    P.plot_regimes(study.spread, study.regimes.probabilities, ax=axes[1])
+plt.tight_layout()
+plt.show()
+display(study.chow)
+if study.regimes is not None:
+    display(study.regimes.summary)
+
+# %% [markdown]
+# ## Provenance
+
+# %%
+provenance_table(prices)
+
+# %% [markdown]
+# ## Conclusions
+
+# %%
+t, c = study.table, study.cointegration
+summary = D.summary(study)
+(out / "divergence_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+gap = t.loc["AI equities", "cum_return"] - t.loc["AI tokens", "cum_return"]
+shares = two.filter(like="share_").dropna()
+first_half, second_half = shares.iloc[: len(shares) // 2].mean(), shares.iloc[len(shares) // 2:].mean()
+top = t[t.kind == "asset"].sort_values("cum_return")
+lines = [
+    f"- From {study.base.date()} to {study.end.date()} the equal-weighted AI-equity basket returned "
+    f"{t.loc['AI equities', 'cum_return']:+.0%}, crypto majors {t.loc['Crypto majors', 'cum_return']:+.0%} and "
+    f"AI tokens {t.loc['AI tokens', 'cum_return']:+.0%}: a gap of {gap * 100:+.0f} percentage points between AI "
+    "equities and AI tokens (equal-weighted, rebalanced daily)."
+    + "".join(f" Cap-weighted {k.replace(' (cap)', '')}: {t.loc[k, 'cum_return']:+.0%}."
+              for k in t.index if k.endswith("(cap)")),
+    f"- Best asset: {top.symbol.iloc[-1]} ({top.cum_return.iloc[-1]:+.0%}); worst: {top.symbol.iloc[0]} "
+    f"({top.cum_return.iloc[0]:+.0%}). Deepest basket drawdown: "
+    f"{t[t.kind == 'basket'].max_drawdown.idxmin()} ({t[t.kind == 'basket'].max_drawdown.min():.0%}).",
+    f"- Over {w_mid}-row windows, Bitcoin explains on average {shares.iloc[:, 0].mean():.0%} of AI-token variance "
+    f"and the AI-equity basket {shares.iloc[:, 1].mean():.0%} (first half {first_half.iloc[0]:.0%} / "
+    f"{first_half.iloc[1]:.0%}, second half {second_half.iloc[0]:.0%} / {second_half.iloc[1]:.0%}): AI tokens "
+    f"trade {'more like crypto' if shares.iloc[:, 0].mean() > shares.iloc[:, 1].mean() else 'more like AI equities'}.",
+    f"- Cointegration of the log levels ({c['n']} rows): Engle-Granger p = {c['eg_pvalue']:.2f}, Johansen rank "
+    f"{c['johansen_rank']} at 5%: {'evidence of' if c['eg_pvalue'] < 0.05 else 'no evidence of'} a stable "
+    "long-run relation between the two baskets.",
+    f"- Change points of the spread: {', '.join(str(d.date()) for d in study.breaks) or 'none searched'}."
+    + "".join(f" Chow test at {r.date.date()}: F = {r.F:.2f}, p = {r.pvalue:.3f}." for r in study.chow.itertuples()),
+]
+if study.regimes is not None:
+    s = study.regimes.summary
+    lines.append(f"- The Markov model finds a calm regime (daily spread volatility {s.volatility.iloc[0]:.1%}, "
+                 f"{s.share_of_rows.iloc[0]:.0%} of days) and a turbulent one ({s.volatility.iloc[-1]:.1%}, "
+                 f"{s.share_of_rows.iloc[-1]:.0%} of days).")
+display(Markdown("\n".join(lines)))

@@ -1,0 +1,177 @@
+"""capflow.capex_inference: sandwich covariances, wild-cluster bootstrap, placebo, full pipeline (SYNTHETIC data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from capflow import capex
+from capflow import capex_inference as ci
+from capflow.capex import CapexError
+
+
+def _panel(n_clusters: int, per: int, beta: float, seed: int, cluster_sd: float = 0.02) -> pd.DataFrame:
+    """SYNTHETIC panel: surprise and a common shock per announcement date; car = beta * surprise + noise."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2023-01-02", periods=n_clusters * 7)[::7][:n_clusters]
+    g = np.repeat(np.arange(n_clusters), per)
+    surprise = rng.normal(0, 1, n_clusters)[g]
+    car = beta * surprise + rng.normal(0, cluster_sd, n_clusters)[g] + rng.normal(0, 0.02, g.size)
+    return pd.DataFrame({"announce_date": dates[g], "company": np.array(["A", "B", "C"])[g % 3],
+                         "group": np.tile(["x", "y"], g.size // 2 + 1)[: g.size], "asset": np.arange(g.size) % per,
+                         "car": car, "surprise": surprise, "market_ret": rng.normal(0, 0.01, g.size),
+                         "window": "[0,+1]"})
+
+
+def test_cluster_se_equals_direct_numpy_sandwich():
+    df = _panel(8, 4, 0.01, seed=1)
+    y, X, rows = ci.design(df)
+    codes = ci.cluster_codes(rows)
+    Xa = X.to_numpy()
+    beta = np.linalg.solve(Xa.T @ Xa, Xa.T @ y)
+    u = y - Xa @ beta
+    meat = sum(np.outer(Xa[codes == c].T @ u[codes == c], Xa[codes == c].T @ u[codes == c]) for c in range(8))
+    bread = np.linalg.inv(Xa.T @ Xa)
+    n, k, g = len(y), Xa.shape[1], 8
+    direct = g / (g - 1) * (n - 1) / (n - k) * bread @ meat @ bread
+    fit = ci.fit_regression(df, min_events=5)
+    assert fit.se["cluster"] == pytest.approx(np.sqrt(direct[1, 1]), rel=1e-10)
+    np.testing.assert_allclose(ci.cluster_cov(Xa, u, codes), direct, rtol=1e-10)
+
+
+def test_driscoll_kraay_equals_statsmodels_on_dense_grid():
+    rng = np.random.default_rng(3)
+    t = np.repeat(np.arange(30), 3)
+    X = np.column_stack([np.ones(t.size), rng.normal(size=t.size)])
+    y = X @ [0.1, 0.5] + rng.normal(size=t.size)
+    res = sm.OLS(y, X).fit(cov_type="hac-groupsum", cov_kwds={"time": t, "maxlags": 2})
+    mine = ci.driscoll_kraay_cov(X, res.resid, t, lags=2)
+    np.testing.assert_allclose(mine, res.cov_params(), rtol=1e-8)
+
+
+def test_planted_coefficient_recovered_within_intervals():
+    df = _panel(60, 6, 0.01, seed=7)
+    fit = ci.fit_regression(df)
+    assert fit.ci["cluster"][0] < 0.01 < fit.ci["cluster"][1] and fit.p["cluster"] < 0.01
+    y, X, rows = ci.design(df)
+    wb = ci.wild_cluster_bootstrap(y, X.to_numpy(), ci.cluster_codes(rows), n_boot=299, seed=1)
+    assert wb["lo"] < 0.01 < wb["hi"] and wb["p"] < 0.02
+
+
+def test_size_under_null_about_five_percent():
+    """400 seeded null panels (30 clusters): rejection at 5% must lie in [2%, 9%] (about 3 binomial SDs)."""
+    rej_t, rej_b = [], []
+    for rep in range(400):
+        df = _panel(30, 6, 0.0, seed=1000 + rep)
+        y, X, rows = ci.design(df)
+        wb = ci.wild_cluster_bootstrap(y, X.to_numpy(), ci.cluster_codes(rows), n_boot=99,
+                                       weights="webb", seed=rep)
+        rej_b.append(wb["p"] < 0.05)
+        rej_t.append(ci.fit_regression(df).p["cluster"] < 0.05)
+    assert 0.02 <= np.mean(rej_b) <= 0.09
+    assert 0.02 <= np.mean(rej_t) <= 0.09
+
+
+def test_bootstrap_seeded_and_weights():
+    df = _panel(12, 3, 0.0, seed=2)
+    y, X, rows = ci.design(df)
+    a = ci.wild_cluster_bootstrap(y, X.to_numpy(), ci.cluster_codes(rows), n_boot=50, seed=5)
+    b = ci.wild_cluster_bootstrap(y, X.to_numpy(), ci.cluster_codes(rows), n_boot=50, seed=5)
+    np.testing.assert_array_equal(a["t_star"], b["t_star"])
+    w = ci.cluster_weights(4, 2000, "webb", seed=0)
+    assert set(np.round(np.abs(w).ravel() ** 2, 6)) == {0.5, 1.0, 1.5}
+    with pytest.raises(CapexError, match="parameter weights"):
+        ci.cluster_weights(4, 10, "normal")
+
+
+def test_fewer_events_than_minimum_is_one_line():
+    with pytest.raises(CapexError) as err:
+        ci.fit_regression(_panel(6, 3, 0.0, seed=0), min_events=10)
+    assert "min_events=10" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_batched_placebo_coefficients_equal_per_draw_ols():
+    frames = []
+    for d in range(4):
+        p = _panel(12, 2, 0.0, seed=50 + d)
+        p["surprise"] = _panel(12, 2, 0.0, seed=50)["surprise"]   # surprise fixed across draws
+        frames.append(p.assign(draw=d, orig_announcement_id=p["announce_date"].astype(str) + p["company"],
+                               asset=p["asset"].astype(str)))
+    pp = pd.concat(frames, ignore_index=True)
+    pp.loc[3, "car"] = np.nan                                   # a dropped event in draw 0
+    got = ci.placebo_coefficients(pp, groups=["x", "y"]).query("group == 'pooled'")["coef"].to_numpy()
+    want = [ci.fit_regression(pp[pp["draw"] == d], fixed_effects=("company", "group"), min_events=5).coef
+            for d in range(4)]
+    np.testing.assert_allclose(got, want, rtol=1e-8)
+
+
+def test_placebo_dates_avoid_releases_and_are_seeded():
+    cat = capex.finalize_catalog(pd.DataFrame({
+        "company": "Acme", "ticker": ["MSFT", "MSFT", "MSFT"], "announce_date": ["2024-01-30", "2024-04-25",
+                                                                                 "2024-07-30"],
+        "timing": "after close", "fiscal_period": "q", "capex_usd": [1e9, 2e9, 3e9], "capex_definition": "d",
+        "guidance_text": None, "guidance_low_usd": np.nan, "guidance_high_usd": np.nan, "source": "synthetic"}))
+    a = ci.placebo_catalog(cat, 50, seed=3, exclude=5)
+    b = ci.placebo_catalog(cat, 50, seed=3, exclude=5)
+    pd.testing.assert_frame_equal(a, b)
+    assert a["announcement_id"].is_unique and len(a) == 150
+    real = ci.session_index(cat["announce_date"])
+    fake = ci.session_index(a["announce_date"])
+    assert (np.abs(fake[:, None] - real[None, :]) > 5).all()
+
+
+def _synthetic_returns(events: pd.DataFrame, surprise: pd.Series, beta: float, seed: int) -> pd.DataFrame:
+    """SYNTHETIC daily returns (24/7 index; equities NaN off-session) with a planted day-0 reaction
+    ``beta * surprise`` for every event row given."""
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range("2022-01-01", "2024-12-31", freq="D", tz="UTC")
+    cols = ["NVDA", "bittensor", "QQQ"]
+    r = pd.DataFrame(rng.normal(0, 0.01, (idx.size, len(cols))), index=idx, columns=cols)
+    sess = capex._session_opens("XNYS").index.tz_localize("UTC")
+    r.loc[~idx.isin(sess), ["NVDA", "QQQ"]] = np.nan
+    bump = events.assign(b=beta * surprise.reindex(events["announcement_id"]).to_numpy()).dropna(subset=["b"])
+    for asset, rows in bump.groupby("asset"):
+        r.loc[pd.DatetimeIndex(rows["timestamp"]), asset] += rows["b"].to_numpy()
+    return r
+
+
+def test_full_pipeline_recovers_planted_effect():
+    pytest.importorskip("capflow.eventstudy")
+    dates = pd.bdate_range("2022-02-01", "2024-11-30", freq="32B")
+    rng = np.random.default_rng(0)
+    cat = capex.finalize_catalog(pd.DataFrame({
+        "company": "Acme", "ticker": np.array(["MSFT", "META"])[np.arange(dates.size) % 2],
+        "announce_date": dates.strftime("%Y-%m-%d"), "timing": "after close", "fiscal_period": "q",
+        "capex_usd": np.exp(rng.normal(0, 0.3, dates.size)) * 1e10, "capex_definition": "synthetic",
+        "guidance_text": None, "guidance_low_usd": np.nan, "guidance_high_usd": np.nan, "source": "synthetic"}))
+    surprise = capex.capex_surprise(cat, "qoq").set_axis(cat["announcement_id"])
+    ev = capex.study_events(cat, ["ai_equity", "ai_token"])
+    rets = _synthetic_returns(ev[ev["asset"].isin(["NVDA", "bittensor"])], surprise, 0.05, seed=1)
+    study = ci.run_study(cat, measure="qoq", groups=["ai_equity", "ai_token"], windows=[(0, 0), (0, 1)],
+                         n_boot=99, n_placebo=20, min_events=10, returns=rets)
+    row = study.coefficients.query("group == 'pooled' and window == '[0,0]'").iloc[0]
+    assert row["lo_cluster"] < 0.05 < row["hi_cluster"] and row["p_cluster"] < 0.01
+    assert row["lo_boot"] < 0.05 < row["hi_boot"]
+    ps = study.placebo_summary.query("group == 'pooled' and window == '[0,0]'").iloc[0]
+    assert abs(ps["placebo_mean"]) < 0.02 and ps["p_placebo"] <= 1 / 21 + 1e-12
+    assert set(study.leave_one_out["dropped"]) == {"MSFT", "META"}
+
+
+def test_plots_draw_intervals_and_real_marker():
+    import matplotlib.pyplot as plt
+
+    from capflow.plots import capex as cplots
+    from capflow.plots import mark_synthetic
+
+    df = _panel(20, 4, 0.01, seed=9)
+    table = ci.regression_table(df, groups=["x", "y"], n_boot=49, min_events=5)
+    ax = cplots.plot_coefficients(table)
+    mark_synthetic(ax)
+    assert len(ax.containers) == 2 and len(ax.get_yticklabels()) == len(table)
+    placebo = pd.DataFrame({"draw": range(30), "group": "pooled", "window": "[0,+1]",
+                            "coef": np.random.default_rng(0).normal(0, 0.01, 30)})
+    ax2 = cplots.plot_placebo(placebo, 0.02, "pooled", "[0,+1]")
+    assert ax2.lines[0].get_xdata()[0] == pytest.approx(0.02)
+    plt.close("all")

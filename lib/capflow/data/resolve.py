@@ -1,7 +1,22 @@
-"""Resolution of a price request across layers (cache, live, snapshot), one asset at a time.
+"""Resolution of a price request across layers (cache, live, snapshot).
 
-Each layer function returns ``(series, sources)`` for one asset, where ``sources`` counts rows per original
-source tag, or raises :class:`LayerUnavailable` so the next layer is tried.
+Each layer function in :data:`LAYERS` returns the rows of one asset clipped to the request as a frame
+``[value, source]`` (``source``: the original source tag of each row), or raises :class:`LayerUnavailable` so the
+next layer is tried. ``from_cache``/``from_live``/``from_snapshot`` wrap them as ``(series, {source: rows})``.
+
+Layers
+------
+cache
+    Parquet files of earlier live fetches (source ``coingecko`` for crypto, ``yahoo`` otherwise). Served only
+    when the file's ``spans`` (ranges it is known complete for) contain the whole request; otherwise a miss.
+live
+    CoinGecko for crypto (``1d``, ``1h``), Yahoo for equities (``1d``, all equities of one request in one
+    batch). Results are merged into the cache. Skipped in offline mode (``CAPFLOW_OFFLINE`` or a
+    :class:`~capflow.data.errors.NetworkError` seen once in this process); the layer that then serves is named
+    in an :class:`~capflow.data.store.OfflineFallbackWarning`.
+snapshot
+    The offline CSV snapshot. Each asset's parsed rows are also cached under source ``snapshot`` (per-row
+    source tags kept, keyed by the CSV's fingerprint) so a warm load skips the CSV parse.
 """
 
 from __future__ import annotations
@@ -11,8 +26,9 @@ from collections import Counter
 
 import pandas as pd
 
+from capflow import config
 from capflow.assets import Asset
-from capflow.data import snapshot
+from capflow.data import cache, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -21,60 +37,145 @@ class LayerUnavailable(RuntimeError):
     """A layer cannot serve this asset (no cache file, offline, not in the snapshot...)."""
 
 
+class LiveOffline(LayerUnavailable):
+    """The live layer was skipped because capflow is offline (env or unreachable network)."""
+
+
 _DAILY_CRYPTO_FIELD = {"price": "price_usd", "close": "price_usd", "adj_close": "price_usd",
                        "market_cap": "market_cap_usd", "volume": "volume_usd"}
 _EQUITY_FIELD = {"price": "adj_close", "close": "close", "adj_close": "adj_close", "open": "open", "high": "high",
                  "low": "low", "volume": "volume"}
+#: Crypto fields served by the ``price`` column when a frame has no column of that name.
+_CRYPTO_ALIASES = {"close": "price", "adj_close": "price"}
+_STEP = cache.STEPS
 
 
-def _clip(s: pd.Series, req) -> pd.Series:
+def end_inclusive(req) -> pd.Timestamp:
+    """Last bar time the request asks for: ``end`` itself for daily bars, the last bar of that day otherwise."""
+    return req.end + (pd.Timedelta(days=1) - _STEP[req.freq]) if req.freq != "1d" else req.end
+
+
+def _clip(s: pd.Series | pd.DataFrame, req):
     end = req.end + (pd.Timedelta(days=1) - pd.Timedelta(microseconds=1))
     return s.loc[(s.index >= req.start) & (s.index <= end)]
 
 
+# ----------------------------------------------------------------------------------------- snapshot
+
+
+def snapshot_file(asset: Asset, freq: str) -> str:
+    """Short name of the snapshot file that holds ``asset`` at ``freq``."""
+    if not asset.is_crypto:
+        return "equity_daily"
+    return {"1d": "crypto_daily", "1h": "crypto_hourly", "4h": "crypto_4h"}[freq]
+
+
+def snapshot_frame(asset: Asset, freq: str) -> pd.DataFrame:
+    """Every snapshot field of one asset at ``freq`` in cache layout (parsed from the CSV).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by UTC timestamp (unique, sorted): float columns (``price`` plus the raw fields) and ``source``
+        (the price's original source per row; ``<field>_source`` where a field came from another source).
+
+    Raises
+    ------
+    LayerUnavailable
+        When the snapshot has no such asset at that frequency.
+    """
+    if not asset.is_crypto and freq != "1d":
+        raise LayerUnavailable(f"the snapshot has no {freq} bars for {asset.symbol}; equities are daily")
+    if asset.is_crypto and freq == "1d":
+        best = _crypto_daily_best()
+        rows = best.loc[best["asset"] == asset.id]
+        out = pd.DataFrame({"price": rows["price_usd"].to_numpy(float),
+                            "market_cap": rows["market_cap_usd"].to_numpy(float),
+                            "volume": rows["volume_usd"].to_numpy(float),
+                            "source": rows["price_usd_source"].astype("string").to_numpy(),
+                            "market_cap_source": rows["market_cap_usd_source"].astype("string").to_numpy(),
+                            "volume_source": rows["volume_usd_source"].astype("string").to_numpy()},
+                           index=pd.DatetimeIndex(rows["date"]))
+    else:
+        name, key = snapshot_file(asset, freq), ("asset" if asset.is_crypto else "ticker")
+        raw = _by_asset(name, key).get(asset.id if asset.is_crypto else asset.yahoo)
+        if raw is None:
+            raise LayerUnavailable(f"{asset.symbol} is not in snapshot {name}")
+        time_col = snapshot.FILES[name][2]
+        price_col = "close" if asset.is_crypto else "adj_close"
+        fields = [c for c in ("open", "high", "low", "close", "adj_close", "volume") if c in raw.columns]
+        out = pd.DataFrame({"price": raw[price_col].to_numpy(float),
+                            **{c: raw[c].to_numpy(float) for c in fields},
+                            "source": raw["source"].astype("string").to_numpy()},
+                           index=pd.DatetimeIndex(raw[time_col]))
+    if out.empty:
+        raise LayerUnavailable(f"{asset.symbol} is not in the {freq} snapshot")
+    out.index.name = cache.INDEX_COL
+    return out[~out.index.duplicated(keep="first")].sort_index()
+
+
+def _field_column(frame_columns, asset: Asset, field: str) -> str:
+    if field in frame_columns:
+        return field
+    if asset.is_crypto and field in _CRYPTO_ALIASES and _CRYPTO_ALIASES[field] in frame_columns:
+        return _CRYPTO_ALIASES[field]
+    raise LayerUnavailable(f"field {field!r} is not available for {asset.symbol}")
+
+
+def _as_long(frame: pd.DataFrame, asset: Asset, field: str) -> pd.DataFrame:
+    """``[value, source]`` rows of one field (missing values dropped) from a cache-layout frame."""
+    col = _field_column(frame.columns, asset, field)
+    tag_col = f"{col}_source" if f"{col}_source" in frame.columns else "source"
+    out = pd.DataFrame({"value": frame[col].astype(float), "source": frame[tag_col]}, index=frame.index)
+    return out.dropna(subset=["value"])
+
+
 def snapshot_long(asset: Asset, req) -> pd.DataFrame:
     """All snapshot rows of one asset for the request's frequency, as ``[value, source]`` indexed by UTC time.
+
+    Served from the parquet copy under cache source ``snapshot`` when it matches the CSV's fingerprint.
 
     Raises
     ------
     LayerUnavailable
         When the snapshot has no such asset or field at that frequency.
     """
-    if asset.is_crypto:
-        if req.freq == "1d":
-            col = _DAILY_CRYPTO_FIELD.get(req.field)
-            if col is None:
-                raise LayerUnavailable(f"field {req.field!r} is not in the daily crypto snapshot")
-            best = _crypto_daily_best()
-            rows = best.loc[best["asset"] == asset.id, ["date", col, f"{col}_source"]]
-            rows = rows.dropna(subset=[col])
-            out = pd.DataFrame({"value": rows[col].to_numpy(), "source": rows[f"{col}_source"].to_numpy()},
-                               index=pd.DatetimeIndex(rows["date"]))
-        else:
-            name = "crypto_hourly" if req.freq == "1h" else "crypto_4h"
-            col = "close" if req.field == "price" else req.field
-            raw = _by_asset(name, "asset").get(asset.id)
-            if raw is None:
-                raise LayerUnavailable(f"{asset.symbol} is not in snapshot {name}")
-            raw = raw.dropna(subset=[col])
-            out = pd.DataFrame({"value": raw[col].to_numpy(), "source": raw["source"].to_numpy()},
-                               index=pd.DatetimeIndex(raw["timestamp_utc"]))
-    else:
-        if req.freq != "1d":
-            raise LayerUnavailable(f"the snapshot has no {req.freq} bars for {asset.symbol}; equities are daily")
-        col = _EQUITY_FIELD.get(req.field)
-        if col is None:
-            raise LayerUnavailable(f"field {req.field!r} does not exist for equities")
-        raw = _by_asset("equity_daily", "ticker").get(asset.yahoo)
-        if raw is None:
-            raise LayerUnavailable(f"{asset.symbol} is not in the equity snapshot")
-        raw = raw.dropna(subset=[col])
-        out = pd.DataFrame({"value": raw[col].to_numpy(), "source": raw["source"].to_numpy()},
-                           index=pd.DatetimeIndex(raw["date"]))
-    if out.empty:
+    if not asset.is_crypto and req.freq != "1d":
+        raise LayerUnavailable(f"the snapshot has no {req.freq} bars for {asset.symbol}; equities are daily")
+    key = _fingerprint(snapshot_file(asset, req.freq))
+    hit = _snapshot_cache_read(asset, req, key)
+    if hit is None:
+        frame = snapshot_frame(asset, req.freq)
+        _snapshot_cache_write(asset, req.freq, frame, key)
+        hit = _as_long(frame, asset, req.field)
+    if hit.empty:
         raise LayerUnavailable(f"snapshot has no {req.field} for {asset.symbol} at {req.freq}")
-    out = out[~out.index.duplicated(keep="first")].sort_index()
-    return out
+    return hit
+
+
+def _snapshot_cache_read(asset: Asset, req, key: str) -> pd.DataFrame | None:
+    meta = cache.read_meta("snapshot", asset.id, req.freq)
+    if meta is None or meta.get("extra", {}).get("snapshot_key") != key:
+        return None
+    col = _CRYPTO_ALIASES.get(req.field, req.field) if asset.is_crypto else req.field
+    got = cache.read("snapshot", asset.id, req.freq, columns=[req.field, col, f"{col}_source", "source"])
+    if got is None:
+        return None
+    return _as_long(got[0], asset, req.field)
+
+
+def _snapshot_cache_write(asset: Asset, freq: str, frame: pd.DataFrame, key: str) -> None:
+    try:
+        cache.write("snapshot", asset.id, freq, frame, span=(frame.index[0], frame.index[-1]),
+                    extra={"snapshot_key": key}, replace=True)
+    except OSError as exc:  # a read-only cache must not stop the snapshot from serving
+        log.warning("could not cache snapshot rows of %s: %s", asset.id, exc)
+
+
+def _fingerprint(name: str) -> str:
+    path = snapshot.path_of(name)
+    st = path.stat()
+    return f"{path}:{st.st_mtime_ns}:{st.st_size}"
 
 
 _MEMO: dict[tuple, object] = {}
@@ -101,8 +202,8 @@ def _by_asset(name: str, key_col: str) -> dict[str, pd.DataFrame]:
     return _MEMO[key]  # type: ignore[return-value]
 
 
-def from_snapshot(asset: Asset, req) -> tuple[pd.Series, dict[str, int]]:
-    """Serve one asset from the snapshot, clipped to the request's range."""
+def snapshot_range(asset: Asset, req) -> pd.DataFrame:
+    """Snapshot rows ``[value, source]`` of one asset clipped to the request (DataRequestError when none)."""
     long = snapshot_long(asset, req)
     cov_first, cov_last = long.index[0], long.index[-1]
     long = _clip(long, req)
@@ -111,23 +212,208 @@ def from_snapshot(asset: Asset, req) -> tuple[pd.Series, dict[str, int]]:
         raise DataRequestError(
             f"parameter start/end: {asset.symbol} has no {req.freq} {req.field} in {req.start.date()}.."
             f"{req.end.date()}; the snapshot covers {cov_first.date()}..{cov_last.date()}")
-    return long["value"].astype(float).rename(asset.id), dict(Counter(long["source"].astype(str)))
+    return long
+
+
+def from_snapshot(asset: Asset, req) -> tuple[pd.Series, dict[str, int]]:
+    """Serve one asset from the snapshot, clipped to the request's range."""
+    return _series(snapshot_range(asset, req), asset)
+
+
+def _series(long: pd.DataFrame, asset: Asset) -> tuple[pd.Series, dict[str, int]]:
+    return long["value"].astype(float).rename(asset.id), _count(long["source"])
+
+
+def _count(tags: pd.Series) -> dict[str, int]:
+    return dict(Counter(tags.fillna("unknown").astype(str)))
+
+
+# ----------------------------------------------------------------------------------------- cache
+
+
+def live_source(asset: Asset) -> str:
+    """Name of the live source (and its cache folder) for an asset: ``coingecko`` or ``yahoo``."""
+    return "coingecko" if asset.is_crypto else "yahoo"
 
 
 def from_cache(asset: Asset, req) -> tuple[pd.Series, dict[str, int]]:
-    """Serve one asset from the parquet cache (filled in by :mod:`capflow.data.cache`)."""
-    raise LayerUnavailable("cache layer not configured")
+    """Serve one asset from the parquet cache of live fetches when it covers the whole request."""
+    return _series(cache_range(asset, req), asset)
+
+
+def cache_range(asset: Asset, req) -> pd.DataFrame:
+    """Cached live rows ``[value, source]`` of one asset clipped to the request, when the cache covers it.
+
+    Raises
+    ------
+    LayerUnavailable
+        No file, a corrupt file (moved aside), or spans that do not contain ``[start, end]``.
+    """
+    src = live_source(asset)
+    meta = cache.read_meta(src, asset.id, req.freq)
+    if meta is None:
+        raise LayerUnavailable(f"no {src} cache for {asset.symbol} at {req.freq}")
+    if not cache.spans_cover(meta["spans"], req.start, end_inclusive(req)):
+        spans = ", ".join(f"{a[:10]}..{b[:10]}" for a, b in meta["spans"]) or "nothing"
+        raise LayerUnavailable(f"{src} cache of {asset.symbol} covers {spans}, not {req.start.date()}..{req.end.date()}")
+    col = _CRYPTO_ALIASES.get(req.field, req.field) if asset.is_crypto else req.field
+    got = cache.read(src, asset.id, req.freq, columns=[req.field, col, f"{col}_source", "source"])
+    if got is None:
+        raise LayerUnavailable(f"{src} cache of {asset.symbol} was corrupt (moved aside)")
+    long = _clip(_as_long(got[0], asset, req.field), req)
+    if long.empty:
+        raise LayerUnavailable(f"{src} cache of {asset.symbol} has no {req.field} in {req.start.date()}..{req.end.date()}")
+    return long
+
+
+# ----------------------------------------------------------------------------------------- live
+
+_NETWORK_DOWN: str | None = None  # set once per process when a NetworkError is seen
+_BATCH: dict[str, object] = {}  # per-request Yahoo batch results: ticker -> frame or exception
+
+
+def offline_reason() -> str | None:
+    """Why the live layer is skipped (``CAPFLOW_OFFLINE`` or an unreachable network), or None when online."""
+    if config.offline():
+        return "CAPFLOW_OFFLINE is set"
+    return _NETWORK_DOWN
+
+
+def reset_network_state() -> None:
+    """Forget an earlier network failure (the next live request tries the network again)."""
+    global _NETWORK_DOWN
+    _NETWORK_DOWN = None
+
+
+def _mark_network_down(exc: Exception) -> None:
+    global _NETWORK_DOWN
+    _NETWORK_DOWN = f"network unreachable ({exc})"
+    log.warning("live sources unreachable, offline for the rest of this process: %s", exc)
+
+
+def _live_span(req) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The range a live fetch is complete for: the request, cut at the last finished bar."""
+    step = _STEP[req.freq]
+    last_done = pd.Timestamp.now(tz="UTC").floor(step) - step
+    return req.start, min(end_inclusive(req), last_done)
+
+
+def _crypto_live(asset: Asset, req) -> pd.DataFrame:
+    if req.freq not in ("1d", "1h"):
+        raise LayerUnavailable(f"CoinGecko serves 1d and 1h bars, not {req.freq}")
+    from capflow.data import coingecko
+
+    frame = coingecko.CoinGeckoClient().history(asset.coingecko_id, req.start, end_inclusive(req), freq=req.freq)
+    frame = frame[["price", "market_cap", "volume"]].astype(float)
+    frame["source"] = pd.array(["coingecko"] * len(frame), dtype="string")
+    return frame
+
+
+def _yahoo_frame(raw: pd.DataFrame) -> pd.DataFrame:
+    frame = raw[[c for c in ("open", "high", "low", "close", "adj_close", "volume") if c in raw.columns]].astype(float)
+    frame.insert(0, "price", frame["adj_close"])
+    frame["source"] = pd.array(["yahoo"] * len(frame), dtype="string")
+    return frame
+
+
+def _equity_live(asset: Asset, req) -> pd.DataFrame:
+    if req.freq != "1d":
+        raise LayerUnavailable(f"Yahoo is used for daily bars only, not {req.freq}")
+    hit = _BATCH.get(asset.yahoo)
+    if isinstance(hit, Exception):
+        raise hit
+    if hit is None:
+        from capflow.data import yahoo
+
+        hit = yahoo.download([asset.yahoo], req.start, req.end, interval="1d")[asset.yahoo]
+    return _yahoo_frame(hit)
+
+
+def prefetch_yahoo(req, order: tuple[str, ...]) -> None:
+    """Download every equity of a request that will need the live layer in one Yahoo batch (kept in ``_BATCH``).
+
+    A batch failure other than a network error leaves ``_BATCH`` empty: each asset is then tried on its own.
+    """
+    _BATCH.clear()
+    if "live" not in order or req.freq != "1d" or offline_reason():
+        return
+    need = [a for a in req.assets if not a.is_crypto]
+    if "cache" in order[:order.index("live")]:
+        need = [a for a in need if not _cache_covers(a, req)]
+    if len(need) < 2:
+        return
+    from capflow.data import errors, yahoo
+
+    try:
+        got = yahoo.download([a.yahoo for a in need], req.start, req.end, interval="1d")
+    except errors.NetworkError as exc:
+        _mark_network_down(exc)
+        return
+    except errors.SourceError as exc:
+        log.info("Yahoo batch failed (%s); fetching tickers one by one", exc)
+        return
+    _BATCH.update(got)
+
+
+def _cache_covers(asset: Asset, req) -> bool:
+    meta = cache.read_meta(live_source(asset), asset.id, req.freq)
+    return meta is not None and cache.spans_cover(meta["spans"], req.start, end_inclusive(req))
 
 
 def from_live(asset: Asset, req) -> tuple[pd.Series, dict[str, int]]:
-    """Serve one asset from the live APIs (CoinGecko, Yahoo)."""
-    raise LayerUnavailable("live layer not configured")
+    """Serve one asset from the live APIs (CoinGecko, Yahoo) and merge the result into the cache."""
+    return _series(live_range(asset, req), asset)
 
 
-LAYERS = {"cache": from_cache, "live": from_live, "snapshot": from_snapshot}
+def live_range(asset: Asset, req) -> pd.DataFrame:
+    """Live rows ``[value, source]`` of one asset clipped to the request; merged into the cache first.
+
+    Raises
+    ------
+    LiveOffline
+        Offline mode, or the network is unreachable (remembered for the rest of the process).
+    LayerUnavailable
+        Any other source failure (rate limit, unknown id...), with the source's one-line message.
+    """
+    reason = offline_reason()
+    if reason:
+        raise LiveOffline(reason)
+    from capflow.data import errors
+
+    try:
+        frame = _crypto_live(asset, req) if asset.is_crypto else _equity_live(asset, req)
+    except errors.NetworkError as exc:
+        _mark_network_down(exc)
+        raise LiveOffline(_NETWORK_DOWN) from exc
+    except errors.SourceError as exc:
+        raise LayerUnavailable(f"{live_source(asset)}: {exc}") from exc
+    frame.index = pd.DatetimeIndex(frame.index).tz_convert("UTC") if frame.index.tz is not None \
+        else pd.DatetimeIndex(frame.index).tz_localize("UTC")
+    frame.index.name = cache.INDEX_COL
+    _live_cache_write(asset, req, frame)
+    long = _clip(_as_long(frame, asset, req.field), req)
+    if long.empty:
+        raise LayerUnavailable(f"{live_source(asset)} returned no {req.field} for {asset.symbol} "
+                               f"in {req.start.date()}..{req.end.date()}")
+    return long
 
 
-def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False
+def _live_cache_write(asset: Asset, req, frame: pd.DataFrame) -> None:
+    span = _live_span(req)
+    try:
+        cache.write(live_source(asset), asset.id, req.freq, frame, span=span if span[1] >= span[0] else None)
+    except OSError as exc:
+        log.warning("could not write the cache for %s: %s", asset.id, exc)
+
+
+#: Layer name -> function ``(asset, req) -> DataFrame[value, source]`` clipped to the request.
+LAYERS = {"cache": cache_range, "live": live_range, "snapshot": snapshot_range}
+
+
+# ----------------------------------------------------------------------------------------- all assets
+
+
+def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False, progress=None
               ) -> tuple[list[pd.Series], dict[str, dict], dict[str, str]]:
     """Resolve every asset of a request through the layers in ``order``.
 
@@ -138,37 +424,77 @@ def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False
         Layer names, tried in order per asset.
     drop_missing : bool
         Skip (and report) an asset that no layer can serve instead of raising.
+    progress : callable, optional
+        Called with each asset id after it is resolved.
 
     Returns
     -------
     (list of Series, dict, dict)
         One series per served asset, the provenance mapping for ``attrs``, and ``{asset id: reason}`` for
-        dropped assets.
+        dropped assets. When live was skipped offline, one :class:`OfflineFallbackWarning` names the layer
+        that served each such asset.
+    """
+    frames, prov, dropped, fallbacks = [], {}, {}, {}
+    try:
+        prefetch_yahoo(req, order)
+        for asset in req.assets:
+            got = resolve_long(asset, req, order, drop_missing)
+            if progress is not None:
+                progress(asset.id)
+            if isinstance(got, str):
+                dropped[asset.id] = got
+                continue
+            long, layer, skipped_live = got
+            s, srcs = _series(long, asset)
+            frames.append(s)
+            p = prov[asset.id] = {"layer": layer, "sources": srcs, "rows": int(s.notna().sum()),
+                                  "first": str(s.index.min()), "last": str(s.index.max())}
+            if skipped_live and p["layer"] != "live":
+                fallbacks.setdefault(p["layer"], []).append(asset.symbol)
+    finally:
+        _BATCH.clear()
+    if fallbacks:
+        from capflow.data.store import warn_offline
+
+        used = "; ".join(f"used {layer} for {', '.join(syms)}" for layer, syms in fallbacks.items())
+        warn_offline(f"live data skipped ({offline_reason()}); {used}")
+    return frames, prov, dropped
+
+
+def resolve_long(asset: Asset, req, order: tuple[str, ...], drop_missing: bool = False):
+    """Resolve one asset through the layers in ``order``.
+
+    Returns
+    -------
+    (DataFrame, str, bool) or str
+        ``(rows [value, source] indexed by UTC time, layer used, live skipped offline)``; or, with
+        ``drop_missing``, the reason string when no layer could serve the asset.
+
+    Raises
+    ------
+    DataRequestError
+        No layer serves the asset (unless ``drop_missing``); the message lists each layer's reason.
     """
     from capflow.data.store import DataRequestError
 
-    frames, prov, dropped = [], {}, {}
-    for asset in req.assets:
-        reasons = []
-        for layer in order:
-            try:
-                s, srcs = LAYERS[layer](asset, req)
-            except LayerUnavailable as exc:
-                reasons.append(f"{layer}: {exc}")
-                continue
-            except DataRequestError as exc:
-                if not drop_missing:
-                    raise
-                reasons.append(str(exc))
-                continue
-            frames.append(s)
-            prov[asset.id] = {"layer": layer, "sources": srcs, "rows": int(s.notna().sum()),
-                              "first": str(s.index.min()), "last": str(s.index.max())}
-            break
-        else:
-            msg = (f"parameter assets: no data for {asset.symbol} at freq={req.freq} field={req.field} "
-                   f"({'; '.join(reasons)})")
+    reasons, skipped_live = [], False
+    for layer in order:
+        try:
+            long = LAYERS[layer](asset, req)
+        except LiveOffline as exc:
+            skipped_live = True
+            reasons.append(f"{layer}: offline ({exc})")
+            continue
+        except LayerUnavailable as exc:
+            reasons.append(f"{layer}: {exc}")
+            continue
+        except DataRequestError as exc:
             if not drop_missing:
-                raise DataRequestError(msg)
-            dropped[asset.id] = msg
-    return frames, prov, dropped
+                raise
+            reasons.append(str(exc))
+            continue
+        return long, layer, skipped_live
+    msg = f"parameter assets: no data for {asset.symbol} at freq={req.freq} field={req.field} ({'; '.join(reasons)})"
+    if not drop_missing:
+        raise DataRequestError(msg)
+    return msg

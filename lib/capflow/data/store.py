@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pandas as pd
 
@@ -85,7 +85,8 @@ def validate_request(assets: str | Iterable[str], start: object, end: object | N
 
 
 def load_prices(assets: str | Iterable[str], start: object, end: object | None = None, freq: str = "1d",
-                field: str = "price", sources: Iterable[str] | None = None, missing: str = "raise") -> pd.DataFrame:
+                field: str = "price", sources: Iterable[str] | None = None, missing: str = "raise",
+                progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Load one field for many assets as a wide frame.
 
     Parameters
@@ -104,6 +105,8 @@ def load_prices(assets: str | Iterable[str], start: object, end: object | None =
     missing : {"raise", "drop"}
         What to do with an asset that has no data in the range: raise :class:`DataRequestError` (default), or
         drop its column with a warning and list it in ``attrs["dropped"]`` (``{id: reason}``).
+    progress : callable, optional
+        Called with each asset id once it is resolved (served or dropped), e.g. to advance a progress bar.
 
     Returns
     -------
@@ -122,8 +125,8 @@ def load_prices(assets: str | Iterable[str], start: object, end: object | None =
         raise DataRequestError(f"parameter missing={missing!r} is not valid; use 'raise' or 'drop'")
     from capflow.data import resolve  # late import: resolve builds on this module's request type
 
-    order = tuple(sources) if sources is not None else config.source_order()
-    frames, prov, dropped = resolve.fetch_all(req, order, drop_missing=missing == "drop")
+    order = resolution_order(sources)
+    frames, prov, dropped = resolve.fetch_all(req, order, drop_missing=missing == "drop", progress=progress)
     if not frames:
         raise DataRequestError(f"parameter assets: none of the requested assets has data in {req.start.date()}.."
                                f"{req.end.date()} at freq={freq}: " + "; ".join(dropped.values()))
@@ -137,6 +140,17 @@ def load_prices(assets: str | Iterable[str], start: object, end: object | None =
     wide.attrs["request"] = {"start": str(req.start.date()), "end": str(req.end.date()), "freq": freq,
                              "field": field, "assets": [a.id for a in req.assets]}
     return wide
+
+
+def resolution_order(sources: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The layer order to use: ``sources`` checked, or :func:`capflow.config.source_order` when None."""
+    if sources is None:
+        return config.source_order()
+    order = tuple(str(s).strip().lower() for s in sources)
+    if not order or any(s not in config.VALID_SOURCES for s in order):
+        raise DataRequestError(f"parameter sources={list(sources)!r} is not valid; give a non-empty order of "
+                               f"{', '.join(config.VALID_SOURCES)}")
+    return order
 
 
 def provenance_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,7 +1,86 @@
-"""`capflow` sub-commands: placeholder until implemented."""
+"""``capflow run`` and ``capflow validate``: execute the notebooks of ``reports.yaml`` and publish HTML."""
+
+from __future__ import annotations
 
 import argparse
+import sys
+
+RUN_EPILOG = """Examples:
+  capflow run --all --jobs 2                       every run of reports.yaml, two kernels at a time
+  capflow run cascade_2025_10_10                   one run
+  capflow run divergence -p base_date=2025-01-02   override a parameter (values are YAML: 5, 0.1, [a, b])
+  capflow validate --all                           check every run's parameters, execute nothing
+
+Parameters are checked against each notebook's `parameters` cell before any kernel starts: unknown names,
+wrong types and invalid date ranges are refused. Data: online by default; offline on the snapshot when
+CAPFLOW_SNAPSHOT or CAPFLOW_OFFLINE is set, or the network is unreachable. Output: DIR/index.html,
+DIR/manifest.json and DIR/runs/<name>/ (executed notebook, full and code-free HTML, results CSV/JSON, log).
+Exit code: 0 all runs ok, 1 a run failed or its notebook is missing, 2 invalid arguments."""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", metavar="NAME", help="run names from the run list")
+    p.add_argument("--all", action="store_true", dest="all_runs", help="every run of the run list")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="parameter for every selected run (repeatable; value parsed as YAML)")
+    p.add_argument("--config", default=None, metavar="FILE", help="run list (default: reports.yaml)")
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
-    """Add this module's sub-commands to the CLI parser."""
+    """Add ``run`` and ``validate`` to the CLI parser."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser("run", help="execute report notebooks and publish HTML", epilog=RUN_EPILOG,
+                       formatter_class=fmt, description="Execute notebooks from reports.yaml with papermill, render "
+                       "HTML with nbconvert, write an index and a run manifest.")
+    _common(p)
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="runs executed in parallel (default 1)")
+    p.add_argument("--output", default=None, metavar="DIR", help="output folder (default: reports/)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S", help="per-cell timeout, seconds (600)")
+    p.add_argument("--no-html", action="store_false", dest="html", help="skip the HTML pages")
+    p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+    v = sub.add_parser("validate", help="check run parameters against the notebooks; execute nothing",
+                       epilog=RUN_EPILOG, formatter_class=fmt)
+    _common(v)
+    v.set_defaults(func=cmd_validate)
+
+
+def _selected(args: argparse.Namespace):
+    from capflow.report import load_runs, parse_assignments, select
+
+    return select(load_runs(args.config), args.names, args.all_runs), parse_assignments(args.param)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Execute the selected runs; print where the index is; return the exit code."""
+    from capflow.report import run_reports
+
+    if args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs}: must be a positive number of parallel runs, e.g. --jobs 2")
+    runs, overrides = _selected(args)
+    out = run_reports(runs, overrides, jobs=args.jobs, output=args.output, timeout=args.timeout or None,
+                      html=args.html, kernel=args.kernel, progress=not args.quiet)
+    m = out.manifest
+    print(f"{m['data']['note']}", file=sys.stderr)
+    for r in m["runs"]:
+        tail = f": {r['error']}" if r["error"] else ""
+        print(f"{r['status']:<8} {r['name']:<24} {r['duration_s']:7.1f} s{tail}")
+    print(f"index: {out.index}")
+    return out.exit_code
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate the selected runs' parameters; print each run's effective parameters."""
+    from capflow.report import notebook_parameters
+
+    runs, overrides = _selected(args)
+    for r in runs:
+        if not r.exists:
+            print(f"missing  {r.name:<24} {r.notebook.name} does not exist yet")
+            continue
+        given = r.resolve(overrides)
+        specs = notebook_parameters(r.notebook)
+        shown = ", ".join(f"{n}={given.get(n, s.default)!r}" for n, s in specs.items() if n != "output_dir")
+        print(f"ok       {r.name:<24} {shown}")
+    return 0

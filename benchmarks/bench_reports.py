@@ -1,0 +1,148 @@
+"""Benchmark ``capflow run --all`` on the snapshot: wall time and peak memory with --jobs 1 and --jobs 2, against
+the floor: the same notebooks' code run as plain Python in one interpreter (no kernels, no HTML).
+
+Peak memory is the largest *sum* of resident memory over the whole process tree (runner, workers, kernels),
+sampled from /proc every 0.1 s, so parallel kernels count together.
+
+Usage: ``CAPFLOW_SNAPSHOT=../shared/data python benchmarks/bench_reports.py [--skip-floor]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+from capflow import config
+from capflow.report import load_runs
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants (Linux /proc)."""
+    parent, rss = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                stat = fh.read()
+            with open(f"/proc/{d}/statm") as fh:
+                rss[int(d)] = int(fh.read().split()[1]) * PAGE
+        except OSError:
+            continue
+        parent[int(d)] = int(stat[stat.rfind(")") + 2:].split()[1])
+    keep, frontier = {root}, [root]
+    children: dict[int, list[int]] = {}
+    for pid, pp in parent.items():
+        children.setdefault(pp, []).append(pid)
+    while frontier:
+        for c in children.get(frontier.pop(), []):
+            if c not in keep:
+                keep.add(c)
+                frontier.append(c)
+    return sum(rss.get(p, 0) for p in keep)
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> dict:
+    """Run ``cmd``; return wall seconds, peak tree RSS (MiB) and the exit code."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak, done = [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            done.wait(0.1)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out, _ = proc.communicate()
+    done.set()
+    th.join()
+    return {"wall_s": round(time.perf_counter() - t0, 2), "peak_mib": round(peak[0] / 2**20, 1),
+            "exit": proc.returncode, "tail": out.strip().splitlines()[-8:]}
+
+
+def floor_script(out_root: Path) -> str:
+    """One Python program running every existing run's notebook code in sequence (parameters applied)."""
+    import jupytext
+
+    parts = []
+    for run in load_runs():
+        if not run.exists:
+            continue
+        nb = jupytext.read(run.notebook)
+        params = {**run.resolve(), "output_dir": str(out_root / run.name)}
+        code = []
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            src = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+            code.append(src)
+            if "parameters" in cell.metadata.get("tags", []):
+                code.append("\n".join(f"{k} = {v!r}" for k, v in params.items()))
+        parts.append((run.name, "\n\n".join(code)))
+    return textwrap.dedent(f"""
+        import json, os, time, traceback
+        os.environ["MPLBACKEND"] = "Agg"
+        parts = {parts!r}
+        times = {{}}
+        for name, code in parts:
+            os.makedirs({str(out_root)!r} + "/" + name, exist_ok=True)
+            t0 = time.perf_counter()
+            try:
+                exec(compile(code, name, "exec"), {{"__name__": "__main__"}})
+                status = "ok"
+            except Exception as exc:
+                status = f"failed: {{type(exc).__name__}}: {{str(exc)[:120]}}"
+            times[name] = (round(time.perf_counter() - t0, 2), status)
+            import matplotlib.pyplot as plt; plt.close("all")
+        print(json.dumps(times))
+    """)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-floor", action="store_true")
+    args = ap.parse_args()
+    env = dict(os.environ)
+    if not env.get("CAPFLOW_SNAPSHOT") and config.snapshot_dir():
+        env["CAPFLOW_SNAPSHOT"] = str(config.snapshot_dir())
+    env.setdefault("CAPFLOW_OFFLINE", "1")
+    capflow = str(Path(sys.executable).with_name("capflow"))
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if not args.skip_floor:  # also warms the OS file cache and the data cache
+            script = tmp / "floor.py"
+            script.write_text(floor_script(tmp / "floor"))
+            rows["floor (1 process)"] = measure([sys.executable, str(script)], env)
+        for jobs in (1, 2):
+            rows[f"capflow run --jobs {jobs}"] = measure(
+                [capflow, "run", "--all", "--jobs", str(jobs), "--output", str(tmp / f"j{jobs}"), "--quiet"], env)
+    print(f"{'what':<24} {'wall s':>8} {'peak MiB':>9} {'exit':>5}")
+    for name, r in rows.items():
+        print(f"{name:<24} {r['wall_s']:>8.1f} {r['peak_mib']:>9.1f} {r['exit']:>5}")
+    floor = rows.get("floor (1 process)")
+    if floor:
+        print("floor per notebook:", floor["tail"][-1])
+        for jobs in (1, 2):
+            print(f"overhead --jobs {jobs}: {rows[f'capflow run --jobs {jobs}']['wall_s'] / floor['wall_s']:.2f}x "
+                  "the floor (goal <= 1.5x)")
+    for name, r in rows.items():
+        if name.startswith("capflow"):
+            print(f"{name}:\n  " + "\n  ".join(r["tail"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Reports: run notebooks with papermill (parameters validated first), HTML, an index and a run manifest.
+
+Public API
+----------
+- :func:`load_runs`, :func:`select`, :class:`RunSpec`: the run list (``reports.yaml``).
+- :func:`notebook_parameters`, :func:`validate_parameters`, :func:`parse_assignments`, :class:`ParameterError`.
+- :func:`run_reports` -> :class:`ReportOutcome`: execute, render, write ``index.html`` and ``manifest.json``.
+- :func:`detect_data_mode`, :class:`DataMode`, :func:`kernel_env`, :func:`redact`: data mode and secrets.
+"""
+
+from capflow.report.environment import DataMode, detect_data_mode, kernel_env, redact, secret_values
+from capflow.report.params import (ParameterError, ParameterSpec, notebook_parameters, parse_assignments,
+                                   validate_parameters)
+from capflow.report.pipeline import ReportOutcome, prepare, run_reports
+from capflow.report.runs import RunListError, RunSpec, load_runs, select
+
+__all__ = ["DataMode", "detect_data_mode", "kernel_env", "redact", "secret_values", "ParameterError",
+           "ParameterSpec", "notebook_parameters", "parse_assignments", "validate_parameters", "ReportOutcome",
+           "prepare", "run_reports", "RunListError", "RunSpec", "load_runs", "select"]

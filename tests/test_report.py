@@ -1,0 +1,292 @@
+"""Report pipeline: parameter checks before any kernel, failing notebooks, secrets, escaping, index, manifest.
+
+Executes only the small fixture notebooks of ``tests/fixtures/notebooks`` (fast, synthetic), never the studies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from capflow import cli, config
+from capflow.report import (DataMode, ParameterError, RunListError, kernel_env, load_runs, notebook_parameters,
+                            parse_assignments, redact, run_reports, select, validate_parameters)
+from capflow.report.params import parse_parameters_source
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+FAKE_KEY = "cg-FAKE-key-9f8e7d6c5b4a"
+FAKE_TOKEN = "ghp_FAKEtoken1234567890"
+XSS = '<script>alert("capflow-xss")</script>'
+
+
+def _config(tmp_path: Path, runs: list[dict]) -> Path:
+    path = tmp_path / "reports.yaml"
+    path.write_text(yaml.safe_dump({"runs": runs}))
+    return path
+
+
+# ------------------------------------------------------------------------------------------- parameter specs
+def test_parameter_types_are_inferred_from_the_cell():
+    src = ('event_date = "2026-02-05"  # the crash day\nn = 5\nalpha = 0.05\nfast = True\nassets = "TAO,NVDA"\n'
+           'window = [-5, 10]\nend = None\nlabel: str = "2024-01-01"\nimport os\nx, y = 1, 2\n')
+    specs = parse_parameters_source(src)
+    assert {n: s.type for n, s in specs.items()} == {"event_date": "date", "n": "int", "alpha": "float",
+                                                     "fast": "bool", "assets": "str", "window": "list",
+                                                     "end": "date", "label": "str"}
+    assert specs["event_date"].help == "the crash day" and specs["window"].default == [-5, 10]
+
+
+def test_fixture_notebook_parameters_are_read():
+    specs = notebook_parameters(FIXTURES / "ok_table.ipynb")
+    assert list(specs) == ["label", "n", "start", "end", "output_dir"]
+    assert specs["start"].type == "date" and specs["n"].type == "int"
+
+
+SPECS = parse_parameters_source('start = "2024-01-01"\nend = "2024-01-31"\nn = 5\nalpha = 0.05\nlabel = "x"\n'
+                                'window = [-5, 10]\nassets = ["TAO"]\noutput_dir = "."\n')
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"strat": "2024-01-02"}, ["unknown parameter 'strat'", "did you mean start", "valid:"]),
+    ({"start": 2024}, ["start=2024", "got int", "expected a date"]),
+    ({"start": "2024-02-30"}, ["start='2024-02-30'", "not a calendar date"]),
+    ({"start": "yesterday"}, ["start='yesterday'", "expected a date"]),
+    ({"n": 2.5}, ["n=2.5", "got float", "expected int"]),
+    ({"n": True}, ["n=True", "expected int"]),
+    ({"label": 3}, ["label=3", "expected str"]),
+    ({"start": "2024-03-01"}, ["start=2024-03-01 and end=2024-01-31", "must be on or before end"]),
+    ({"window": [10, -5]}, ["window=[10, -5]", "first bound"]),
+    ({"output_dir": "/tmp/x"}, ["output_dir", "--output"]),
+])
+def test_invalid_values_are_refused_with_one_line(values, words):
+    with pytest.raises(ParameterError) as err:
+        validate_parameters(SPECS, values, notebook="nb")
+    msg = str(err.value)
+    assert "\n" not in msg and "(notebook nb)" in msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_valid_values_are_normalised():
+    import datetime as dt
+
+    got = validate_parameters(SPECS, {"start": dt.date(2024, 1, 5), "alpha": 1, "assets": "TAO, NVDA",
+                                      "window": [-1, 1]})
+    assert got == {"start": "2024-01-05", "alpha": 1.0, "assets": ["TAO", "NVDA"], "window": [-1, 1]}
+    assert isinstance(got["alpha"], float)
+
+
+def test_cli_values_are_parsed_as_yaml():
+    got = parse_assignments(["n=5", "alpha=0.1", "d=2025-10-10", "a=[x, y]", "s=TAO,NVDA", "e="])
+    assert got["n"] == 5 and got["alpha"] == 0.1 and str(got["d"]) == "2025-10-10"
+    assert got["a"] == ["x", "y"] and got["s"] == "TAO,NVDA" and got["e"] == ""
+    with pytest.raises(ParameterError, match="not key=value"):
+        parse_assignments(["n"])
+
+
+# ------------------------------------------------------------------------------------------------ run list
+def test_project_run_list_has_the_nightly_runs():
+    runs = {r.name: r for r in load_runs(config.REPORTS_YAML)}
+    assert {"data_quality", "cascade_2026_02_05", "cascade_2025_10_10", "capex", "divergence"} <= set(runs)
+    assert runs["cascade_2025_10_10"].parameters == {"event_date": "2025-10-10"}
+    assert runs["divergence"].parameters == {"base_date": "2024-01-02"}
+    for r in runs.values():  # every run whose notebook exists must validate against that notebook
+        if r.exists:
+            r.resolve()
+
+
+def test_run_list_errors(tmp_path):
+    with pytest.raises(RunListError, match="does not exist"):
+        load_runs(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("runs:\n  - name: a\n")
+    with pytest.raises(RunListError, match=r"runs\[0\] needs 'name' and 'notebook'"):
+        load_runs(bad)
+    runs = load_runs(_config(tmp_path, [{"name": "cascade", "notebook": "x.ipynb"}]))
+    with pytest.raises(RunListError, match="did you mean cascade"):
+        select(runs, ["cascad"])
+    with pytest.raises(RunListError, match="or pass --all"):
+        select(runs, [])
+
+
+# --------------------------------------------------------------------------------------- secrets and modes
+def test_kernel_env_drops_credentials(monkeypatch):
+    base = {"PATH": "/bin", "COINGECKO_DEMO_API_KEY": FAKE_KEY, "GITHUB_TOKEN": FAKE_TOKEN, "AWS_SECRET": "abcd"}
+    off = kernel_env(DataMode("offline", "test", "/snap"), "r", base)
+    assert "COINGECKO_DEMO_API_KEY" not in off and "GITHUB_TOKEN" not in off and "AWS_SECRET" not in off
+    assert off["CAPFLOW_OFFLINE"] == "1" and off["CAPFLOW_SNAPSHOT"] == "/snap" and off["PATH"] == "/bin"
+    on = kernel_env(DataMode("online", "test"), "r", base)
+    assert on["COINGECKO_DEMO_API_KEY"] == FAKE_KEY and "GITHUB_TOKEN" not in on and "CAPFLOW_OFFLINE" not in on
+
+
+def test_redact_covers_escaped_forms():
+    s = 'a"b&c<d'
+    text = f'raw {s} json {json.dumps(s)} html a&quot;b&amp;c&lt;d end'
+    out = redact(text, [s])
+    assert out.count("[REDACTED]") == 3 and "b&c" not in out and "b&amp;c" not in out
+
+
+# ---------------------------------------------------------------------------- refused before any kernel
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """Fail the test if anything tries to execute a notebook."""
+    import papermill
+
+    from capflow.report import pipeline
+
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(pipeline, "execute_jobs", lambda *a, **k: calls.append(a) or {})
+    return calls
+
+
+@pytest.mark.parametrize("param, words", [
+    ("lable=hello", ["unknown parameter 'lable'", "did you mean label"]),
+    ("start=5", ["start=5", "expected a date"]),
+    ("n=2024-01-01", ["n=", "expected int"]),
+    ("start=2024-03-01", ["must be on or before end"]),
+])
+def test_cli_refuses_bad_parameters_before_execution(tmp_path, capsys, no_kernel, param, words):
+    cfg = _config(tmp_path, [{"name": "ok", "notebook": str(FIXTURES / "ok_table.ipynb")}])
+    code = cli.main(["run", "ok", "--config", str(cfg), "--output", str(tmp_path / "out"), "-p", param])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and no_kernel == []
+    assert len(err.splitlines()) == 1 and err.startswith("capflow run: error: run ok:"), err
+    for w in words:
+        assert w in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_validate_command_executes_nothing(tmp_path, capsys, no_kernel):
+    cfg = _config(tmp_path, [{"name": "ok", "notebook": str(FIXTURES / "ok_table.ipynb"),
+                              "parameters": {"n": 3}},
+                             {"name": "later", "notebook": str(tmp_path / "missing.ipynb")}])
+    assert cli.main(["validate", "--all", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "ok       ok" in out and "n=3" in out and "missing  later" in out and no_kernel == []
+
+
+# ------------------------------------------------------------------------- one real run of three fixtures
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reports")
+    cfg = _config(tmp, [
+        {"name": "ok", "notebook": str(FIXTURES / "ok_table.ipynb"), "parameters": {"label": XSS, "n": 4}},
+        {"name": "failing", "notebook": str(FIXTURES / "failing.ipynb")},
+        {"name": "leaky", "notebook": str(FIXTURES / "leaky.py")},
+        {"name": "not_yet", "notebook": str(tmp / "not_written_yet.ipynb")},
+    ])
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COINGECKO_DEMO_API_KEY", FAKE_KEY)  # passed to kernels online: redaction must catch it
+    mp.setenv("MY_SERVICE_TOKEN", FAKE_TOKEN)  # never passed to kernels
+    try:
+        outcome = run_reports(load_runs(cfg), jobs=2, output=tmp / "out", timeout=120,
+                              data_mode=DataMode("online", "forced by the test"), progress=False,
+                              argv=["capflow", "run", "--all", f"--token={FAKE_TOKEN}"])
+    finally:
+        mp.undo()
+    return outcome, tmp / "out"
+
+
+def _status(manifest, name):
+    return next(r for r in manifest["runs"] if r["name"] == name)
+
+
+def test_failed_notebook_is_rendered_and_marked(pipeline_run):
+    outcome, out = pipeline_run
+    assert outcome.exit_code == 1
+    m = outcome.manifest
+    assert _status(m, "ok")["status"] == "ok" and _status(m, "leaky")["status"] == "ok"
+    failed = _status(m, "failing")
+    assert failed["status"] == "failed" and "deliberate failure" in failed["error"]
+    for page in ("failing.html", "failing.public.html"):
+        html = (out / "runs" / "failing" / page).read_text()
+        assert "RuntimeError" in html and "deliberate failure for the report tests" in html
+        assert "this cell runs" in html
+    index = outcome.index.read_text()
+    assert re.search(r'data-run="failing" data-status="failed"', index)
+    assert re.search(r'data-run="ok" data-status="ok"', index)
+    assert _status(m, "not_yet")["status"] == "missing" and 'data-run="not_yet" data-status="missing"' in index
+
+
+def test_results_and_links_are_kept(pipeline_run):
+    outcome, out = pipeline_run
+    run = out / "runs" / "ok"
+    for f in ("ok.ipynb", "ok.html", "ok.public.html", "results/table.csv", "results/summary.json", "run.log"):
+        assert (run / f).is_file(), f
+    index = outcome.index.read_text()
+    for href in ("runs/ok/ok.html", "runs/ok/ok.public.html", "runs/ok/ok.ipynb", "runs/ok/results/table.csv"):
+        assert f'href="{href}"' in index
+    assert "2024-01-31" in index and "synthetic" in index  # as-of and sources from the notebook's summary
+    assert "Data mode: online" in index
+    code_free = (run / "ok.public.html").read_text()
+    assert "mark_synthetic" not in code_free and "mark_synthetic" in (run / "ok.html").read_text()
+    assert "cdnjs" not in code_free and "<img" in code_free
+
+
+def test_each_report_states_the_data_mode(pipeline_run):
+    import nbformat
+
+    _, out = pipeline_run
+    nb = nbformat.read(out / "runs" / "ok" / "ok.ipynb", as_version=4)
+    banner = [c for c in nb.cells if "capflow-banner" in c.metadata.get("tags", [])]
+    assert len(banner) == 1 and "forced by the test" in banner[0].source and "Online" in banner[0].source
+    assert "forced by the test" in (out / "runs" / "ok" / "ok.public.html").read_text()
+
+
+def test_manifest_records_versions_hashes_and_timings(pipeline_run):
+    outcome, out = pipeline_run
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["capflow_version"] and m["packages"]["papermill"] and m["packages"]["pandas"]
+    assert "commit" in m["git"] and m["data"]["mode"] == "online" and m["status"] == "failed"
+    assert m["counts"] == {"ok": 2, "failed": 1, "missing": 1}
+    ok = _status(m, "ok")
+    assert re.fullmatch(r"[0-9a-f]{64}", ok["inputs"]["ok_table.ipynb"]) and ok["duration_s"] > 0
+    assert ok["parameters"] == {"label": XSS, "n": 4}
+
+
+def test_no_secret_in_any_output(pipeline_run):
+    _, out = pipeline_run
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) > 10
+    for p in files:
+        data = p.read_bytes()
+        assert FAKE_KEY.encode() not in data and FAKE_TOKEN.encode() not in data, p
+    leak = json.loads((out / "runs" / "leaky" / "results" / "leak.json").read_text())
+    assert leak["key"] == "[REDACTED]"  # the kernel saw the live key (online) and redaction removed it
+    assert "MY_SERVICE_TOKEN" not in leak["names"]  # other credentials never reach the kernel
+    assert "[REDACTED]" in (out / "runs" / "leaky" / "leaky.html").read_text()
+
+
+def test_script_values_are_escaped(pipeline_run):
+    outcome, out = pipeline_run
+    index = outcome.index.read_text()
+    assert XSS not in index and "&lt;script&gt;alert(" in index
+    for page in ("ok.html", "ok.public.html"):
+        html = (out / "runs" / "ok" / page).read_text()
+        assert "<script>alert(" not in html and "&lt;script&gt;alert(" in html
+
+
+# --------------------------------------------------------------------------------------- nightly workflow
+def test_nightly_workflow_is_valid():
+    exe = shutil.which("check-jsonschema")
+    if exe is None:
+        pytest.skip("check-jsonschema not installed")
+    wf = config.PROJ_ROOT / ".github" / "workflows" / "nightly.yml"
+    res = subprocess.run([exe, "--builtin-schema", "vendor.github-workflows", str(wf)], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    doc = yaml.safe_load(wf.read_text())
+    on = doc[True] if True in doc else doc["on"]  # YAML 1.1 reads the key `on` as True
+    cron = on["schedule"][0]["cron"]
+    assert cron.split()[0] not in ("0", "00") and "workflow_dispatch" in on
+    text = wf.read_text()
+    for needle in ("requirements.txt", "actions/cache", "make reports", "secrets.COINGECKO_DEMO_API_KEY",
+                   "if: always()", "actions/deploy-pages", "actions/upload-pages-artifact"):
+        assert needle in text, needle

@@ -34,7 +34,7 @@ from IPython.display import Markdown, display
 
 from capflow import assets as registry
 from capflow import plots
-from capflow.data import load_prices, provenance_table
+from capflow.data import data_summary, load_prices, provenance_table
 from capflow.data.quality import expected_index, quality_issues, quality_report
 
 out = Path(output_dir)
@@ -113,8 +113,7 @@ display(Markdown(
 report.to_csv(out / "coverage.csv", index=False)
 issues.to_csv(out / "issues.csv", index=False)
 provenance.to_csv(out / "provenance.csv", index=False)
-summary = {"notebook": "00_data_quality", "data_as_of": f"{as_of:%Y-%m-%d}", "common_as_of": f"{common_as_of:%Y-%m-%d}",
-           "sources": sorted(layers), "data_mode": os.environ.get("CAPFLOW_DATA_MODE", "interactive"),
+summary = {"notebook": "00_data_quality", **data_summary(prices), "common_as_of": f"{common_as_of:%Y-%m-%d}", "data_mode": os.environ.get("CAPFLOW_DATA_MODE", "interactive"),
            "assets": int(len(report)), "assets_95pct": int(len(full)), "issues": int(len(issues)),
            "parameters": {"assets": assets, "start": start, "end": end, "freq": freq}}
 (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -51,7 +51,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from capflow import assets, cascade
-from capflow.data import provenance_table
+from capflow.data import data_summary, provenance_table
 from capflow.eventstudy import event_study
 from capflow.plots import eventstudy as esplots
 
@@ -252,6 +252,7 @@ summary = {
     "derivatives_notes": deriv.notes, "data_notes": study.notes + anatomy.notes,
     "catalog_row": json.loads(row.to_json(orient="records", date_format="iso")),
     "provenance": json.loads(provenance.to_json(orient="records")),
+    **data_summary(study.prices),
 }
 (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
 display(Markdown(f"Saved tables and `summary.json` to `{out.resolve()}`."))

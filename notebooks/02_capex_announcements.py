@@ -49,6 +49,7 @@ from IPython.display import Markdown, display
 
 from capflow import capex
 from capflow import capex_inference as ci
+from capflow.data import data_summary
 from capflow.plots import capex as cplots
 
 warnings.filterwarnings("ignore", category=RuntimeWarning)
@@ -177,6 +178,6 @@ catalog.to_csv(out / "capex_catalog.csv", index=False)
 summary = {"params": study.params, "n_releases": int(len(catalog)), "n_inferred": int(catalog["inferred"].sum()),
            "headline": {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in head.items()},
            "p_placebo": p_plac, "n_significant_cells": int(len(sig)),
-           "provenance": study.provenance.to_dict("records")}
+           "provenance": study.provenance.to_dict("records"), **data_summary(study.provenance)}
 (out / "capex_summary.json").write_text(json.dumps(summary, indent=2, default=str))
 display(Markdown(f"Saved tables and `capex_summary.json` to `{out.resolve()}`."))

@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from capflow import divergence as D
-from capflow.data import provenance_table
+from capflow.data import data_summary, provenance_table
 from capflow.plots import divergence as P
 
 out = Path(output_dir)
@@ -113,7 +113,7 @@ provenance_table(prices)
 
 # %%
 t, c = study.table, study.cointegration
-summary = D.summary(study)
+summary = {**D.summary(study), **data_summary(prices)}
 (out / "divergence_summary.json").write_text(json.dumps(summary, indent=2, default=str))
 gap = t.loc["AI equities", "cum_return"] - t.loc["AI tokens", "cum_return"]
 shares = two.filter(like="share_").dropna()

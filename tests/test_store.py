@@ -254,3 +254,19 @@ def test_btc_daily_close_is_the_binance_close(snapshot_root, offline_env, monkey
         df = load_prices("BTC", "2026-02-01", "2026-02-10")
     assert df.loc["2026-02-05", "bitcoin"] == pytest.approx(62909.86, abs=1e-6)
     assert set(df.attrs["provenance"]["bitcoin"]["sources"]) == {"bn_spot_ry"}
+
+
+def test_data_summary_reports_latest_date_layers_and_short_sources():
+    import pandas as pd
+
+    from capflow.data import data_summary, provenance_table
+
+    frame = pd.DataFrame({"bitcoin": [1.0], "NVDA": [2.0]})
+    frame.attrs["provenance"] = {
+        "bitcoin": {"layer": "snapshot", "sources": {"bn_spot_ry": 3, "cg_snap_zeke": 1}, "last": "2026-03-03"},
+        "NVDA": {"layer": "cache", "sources": {"ohlcv=Some-One/repo_x@34050dc;adj=other/repo-y@9509a3b": 5},
+                 "last": "2026-08-21 00:00:00+00:00"}}
+    out = data_summary(frame)
+    assert out == {"data_as_of": "2026-08-21", "data_layers": ["cache", "snapshot"],
+                   "data_sources": ["Some-One/repo_x", "bn_spot_ry", "cg_snap_zeke", "other/repo-y"]}
+    assert data_summary(provenance_table(frame)) == out

@@ -7,6 +7,7 @@ in ``df.attrs["provenance"]``: per column the layer used, the original sources w
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -161,11 +162,48 @@ def provenance_table(frame: pd.DataFrame) -> pd.DataFrame:
         srcs = ", ".join(f"{k} ({v})" for k, v in sorted(p.get("sources", {}).items(), key=lambda kv: -kv[1]))
         rows.append({"asset": col, "symbol": _assets.symbol(col), "layer": p.get("layer"), "sources": srcs,
                      "first": p.get("first"), "last": p.get("last"), "rows": p.get("rows")})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["provenance"] = prov
+    return table
+
+
+_REPO = re.compile(r"([\w.-]+/[\w.-]+)@")
+
+
+def _short_source(tag: str) -> list[str]:
+    """Source tags for display: snapshot tags as they are, repository-cited equity tags as ``owner/repo``."""
+    repos = _REPO.findall(tag)
+    return sorted(set(repos)) if repos else [tag]
+
+
+def data_summary(*frames: pd.DataFrame) -> dict:
+    """Compact provenance of the data behind a result, for summaries and the report index.
+
+    Parameters
+    ----------
+    *frames : DataFrame
+        Frames from :func:`load_prices` or tables from :func:`provenance_table` (anything whose
+        ``attrs["provenance"]`` maps asset id to ``{"layer", "sources", "last"}``).
+
+    Returns
+    -------
+    dict
+        ``data_as_of`` (latest date with data, ISO), ``data_layers`` (cache/live/snapshot used) and
+        ``data_sources`` (original source tags, repository-cited ones shortened to ``owner/repo``).
+    """
+    layers, sources, lasts = set(), set(), []
+    for frame in frames:
+        for p in frame.attrs.get("provenance", {}).values():
+            layers.add(str(p.get("layer")))
+            for tag in p.get("sources", {}):
+                sources.update(_short_source(str(tag)))
+            if p.get("last"):
+                last = pd.Timestamp(p["last"])
+                lasts.append(last.tz_localize("UTC") if last.tzinfo is None else last.tz_convert("UTC"))
+    return {"data_as_of": str(max(lasts).date()) if lasts else None, "data_layers": sorted(layers),
+            "data_sources": sorted(sources)}
 
 
 def warn_offline(what: str) -> None:
-    """Emit the visible offline warning (warnings + log) naming what is used instead."""
-    msg = f"capflow is offline: {what}"
-    warnings.warn(msg, OfflineFallbackWarning, stacklevel=3)
-    log.warning(msg)
+    """Emit the visible offline warning (a :class:`OfflineFallbackWarning`) naming what is used instead."""
+    warnings.warn(f"capflow is offline: {what}", OfflineFallbackWarning, stacklevel=3)

@@ -20,7 +20,7 @@ PALETTE = "colorblind"
 FIGSIZE = {"wide": (11, 4.5), "square": (6, 6), "tall": (11, 7), "small": (6, 3.5)}
 #: One colour per asset group, stable across every figure.
 GROUP_COLORS = dict(zip(("ai_token", "crypto_major", "ai_equity", "hyperscaler", "semis_etf", "benchmark",
-                         "crypto_equity", "ai_token_extra"), sns.color_palette(PALETTE, 8)))
+                         "crypto_equity", "ai_token_extra", "own", "all"), sns.color_palette(PALETTE, 10)))
 SYNTHETIC_LABEL = "SYNTHETIC DATA (test fixture, not market data)"
 
 F = TypeVar("F", bound=Callable)

@@ -62,7 +62,7 @@ footer { margin-top: 1.5rem; color: #555; font-size: 0.85rem; }
 """
 
 AS_OF_KEYS = ("data_as_of", "as_of", "asof", "data_end", "end")
-SOURCE_KEYS = ("sources", "data_sources", "source", "provenance")
+SOURCE_KEYS = ("data_sources", "sources", "source", "provenance")
 
 
 def _first(summary: dict, keys: tuple[str, ...]) -> Any:

@@ -200,6 +200,9 @@ def plot_anatomy(paths: pd.DataFrame, table: pd.DataFrame | None = None, groups:
     ax.axhline(0, color="0.5", lw=0.8)
     _group_legend(ax, [_group(c, groups) or "other" for c in paths.columns])
     ax.set(xlabel="UTC", ylabel="close vs pre-event level (%); dots: bar lows at trough")
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=8))
+    span_days = (paths.index.max() - paths.index.min()) / pd.Timedelta(days=1) if len(paths) else 0
+    step = max(1, int(np.ceil(span_days / 8)))  # about eight ticks: every 12 h on short windows, else whole days
+    ax.xaxis.set_major_locator(mdates.HourLocator(byhour=(0, 12)) if span_days <= 4
+                               else mdates.DayLocator(interval=step))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d\n%H:%M"))
     return ax

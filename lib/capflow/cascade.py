@@ -27,6 +27,7 @@ import pandas as pd
 
 from capflow import assets as _assets
 from capflow import config
+from capflow._time import utc_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -298,11 +299,7 @@ def load_detection_inputs(assets: str | Iterable[str], start: object, end: objec
 
 # ----------------------------------------------------------------------------------------------------- anatomy
 def _ts(value: object, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise CascadeError(f"parameter {name}={value!r} is not a timestamp; use ISO format such as 2026-02-05") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return utc_timestamp(value, name, CascadeError)
 
 
 def _first_true(mask: pd.DataFrame) -> pd.Series:

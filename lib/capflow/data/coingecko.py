@@ -43,6 +43,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from capflow._time import utc_timestamp
 from capflow.data.errors import (NetworkError, PlanHistoryLimitError, RateLimitedError, ServerError,
                                  SourceError, SourceResponseError, UnknownCoinError)
 
@@ -275,14 +276,7 @@ def classify(exc: BaseException, now: float) -> _Failure | None:
 
 
 # --------------------------------------------------------------------------------------------- date windows
-def _utc(value: Any, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise ValueError(f"parameter {name}={value!r} is not a date; use ISO format such as 2024-01-02")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+_utc = utc_timestamp
 
 
 def request_windows(start: pd.Timestamp, end: pd.Timestamp, freq: str, now: pd.Timestamp, chunk_days: int = 365,

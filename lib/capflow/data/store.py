@@ -16,6 +16,7 @@ import pandas as pd
 
 from capflow import assets as _assets
 from capflow import config
+from capflow._time import utc_timestamp
 from capflow.data import snapshot
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,7 @@ class Request:
 
 
 def _ts(value: object, name: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise DataRequestError(f"parameter {name}={value!r} is not a date; use ISO format such as 2024-01-02") from exc
-    if ts is pd.NaT:
-        raise DataRequestError(f"parameter {name} is missing; use ISO format such as 2024-01-02")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return utc_timestamp(value, name, DataRequestError)
 
 
 def validate_request(assets: str | Iterable[str], start: object, end: object | None = None, freq: str = "1d",

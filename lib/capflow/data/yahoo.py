@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from capflow._time import utc_timestamp
 from capflow.data.errors import EmptyTickerError, NetworkError, RateLimitedError, SourceResponseError
 
 log = logging.getLogger(__name__)
@@ -66,13 +67,7 @@ def _tickers(tickers: str | Iterable[str]) -> list[str]:
 def _dates(start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     out = []
     for name, value in (("start", start), ("end", end)):
-        try:
-            ts = pd.Timestamp(value)
-        except (TypeError, ValueError):
-            ts = pd.NaT
-        if ts is pd.NaT:
-            raise ValueError(f"parameter {name}={value!r} is not a date; use ISO format such as 2024-01-02")
-        out.append((ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).normalize())
+        out.append(utc_timestamp(value, name).tz_localize(None).normalize())
     if out[1] < out[0]:
         raise ValueError(f"end={end!r} is before start={start!r}; give start <= end")
     return out[0], out[1]

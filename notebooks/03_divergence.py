@@ -18,7 +18,8 @@
 
 # %% tags=["parameters"]
 base_date = "2024-01-02"
-end_date = None  # None: the latest date all chosen assets share
+end_date = None  # None: decided by `clock` (an explicit date always wins)
+clock = "close_only"  # "close_only": end where every crypto asset still has UTC closes; "any": no cut
 assets = "ai_equity,semis_etf,hyperscaler,crypto_major,ai_token"
 baskets = {"AI equities": "ai_equity", "Semis ETFs": "semis_etf", "Hyperscalers": "hyperscaler",
            "Crypto majors": "crypto_major", "AI tokens": "ai_token"}
@@ -26,7 +27,7 @@ windows = [30, 90, 180]
 n_regimes = 2
 n_breaks = 3
 chow_dates = ["2025-01-01"]
-calendar_policy = "equity_sessions"
+calendar_policy = "equity_sessions"  # or "crypto_clock"; "crypto_at_equity_close" needs hourly data (short windows)
 late_start = "own_start"  # assets listed after base_date start at their first price ("raise" to refuse)
 output_dir = "."
 
@@ -43,22 +44,41 @@ from capflow.plots import divergence as P
 
 out = Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
-prices, caps = D.load_inputs(assets, base_date, end_date)
-study = D.run_study(prices, caps, baskets=baskets, base=base_date, end=end_date, windows=windows,
-                    policy=calendar_policy, n_regimes=n_regimes, n_breaks=n_breaks, chow_dates=chow_dates,
-                    late_start=late_start)
-display(Markdown(f"**Sample:** {study.base.date()} to {study.end.date()}. **Calendar policy:** "
+(prices, caps), notes = D.call_with_notes(D.load_inputs, assets, base_date, end_date, clock=clock)
+hourly = D.load_hourly(prices, base_date, end_date) if calendar_policy == "crypto_at_equity_close" else None
+study, study_notes = D.call_with_notes(
+    D.run_study, prices, caps, baskets=baskets, base=base_date, end=end_date, windows=windows,
+    policy=calendar_policy, n_regimes=n_regimes, n_breaks=n_breaks, chow_dates=chow_dates, late_start=late_start,
+    hourly=hourly)
+display(Markdown(f"**Sample:** {study.base.date()} to {study.end.date()} (clock = `{clock}`). **Calendar policy:** "
                  f"{study.policy_text}. Crypto caps (cap-weighted baskets) are sparse; each day uses the last cap "
                  "known before it. Equities have no caps in the snapshot, so their baskets are equal-weighted only. "
-                 "SK Hynix (000660.KS) returns are in KRW."))
+                 "SK Hynix (000660.KS) returns are in KRW.\n\n" + D.notes_markdown(notes + study_notes)))
+
+# %% [markdown]
+# ## Data caveats
+#
+# Computed by `capflow.data.quality` for every asset in the study: where the crypto daily series change clock
+# (a UTC close followed by intraday snapshots) and where they have gaps, relative to this sample.
+
+# %%
+caveats = D.data_caveats(prices, study.base, study.end)
+caveats.to_csv(out / "data_caveats.csv")
+display(Markdown("\n".join(D.caveat_lines(caveats, study.clock, study.base, study.end))))
+flagged = caveats[(caveats.clock_switches > 0) | (caveats.gaps_in_study > 0) | (caveats.longest_gap_missing > 0)]
+flagged[["symbol", "coverage_pct", "first_snapshot", "snapshot_in_study", "longest_gap", "longest_gap_missing",
+         "gaps_in_study", "sources"]]
 
 # %% [markdown]
 # ## Performance indexed to 100
 
 # %%
 fig, axes = plt.subplots(2, 1, figsize=(11, 9))
-P.plot_performance(study.levels[list(study.basket_returns.columns)], ax=axes[0], title="Baskets (base = 100, log)")
-P.plot_performance(study.levels[list(prices.columns)], ax=axes[1], title="Assets (base = 100, log)")
+mixed_from = D.mixed_clock_start(study)  # None under clock="close_only": nothing to shade
+P.plot_performance(study.levels[list(study.basket_returns.columns)], ax=axes[0], title="Baskets (base = 100, log)",
+                   mixed_from=mixed_from)
+P.plot_performance(study.levels[list(prices.columns)], ax=axes[1], title="Assets (base = 100, log)",
+                   mixed_from=mixed_from)
 plt.tight_layout()
 plt.show()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -178,3 +180,138 @@ def test_study_compounds_weekend_crypto_into_monday_and_names_policy():
     assert st.table.loc["bitcoin", "cum_return"] == pytest.approx(btc.iloc[-1] / btc.loc["2024-01-02"] - 1)
     summary = D.summary(st)
     assert summary["calendar_policy"] == "equity_sessions" and summary["end_date"] == "2024-04-29"
+
+
+# ------------------------------------------------------------------ clocks: close-only sample end (hand-built)
+
+def _clocks() -> pd.DataFrame:
+    c, s, n = "close", "snapshot", np.nan
+    return pd.DataFrame({"a": [c, c, c, s, s, s],       # closes end day 3, snapshots from day 4
+                         "b": [s, c, c, c, c, n],       # a pre-listing snapshot is not a switch
+                         "c": [c, c, s, c, c, c],       # a one-day blip: closes end before it
+                         "d": [c, c, c, c, c, c]}, _days("2025-01-01", 6))
+
+
+def test_close_clock_ends_by_hand():
+    ends = D.close_clock_ends(_clocks())
+    day = lambda d: pd.Timestamp(f"2025-01-0{d}", tz="UTC")
+    assert ends["close_end"].tolist() == [day(3), day(5), day(2), day(6)]
+    assert ends.loc["a", "first_snapshot"] == day(4) and ends.loc["c", "first_snapshot"] == day(3)
+    assert ends[["first_snapshot"]].loc[["b", "d"]].isna().all().all()
+    assert D.close_clock_end(_clocks()) == day(2)
+    assert D.close_clock_end(_clocks()[["a", "b", "d"]]) == day(3)
+
+
+def test_close_clock_end_bad_input_one_line():
+    only_snap = pd.DataFrame({"x": ["snapshot", "snapshot"], "y": ["close", "close"]}, _days("2025-01-01", 2))
+    with pytest.raises(D.DivergenceError, match=r"\['x'\] have no close-clock rows"):
+        D.close_clock_end(only_snap)
+    with pytest.raises(D.DivergenceError, match="no columns"):
+        D.close_clock_end(pd.DataFrame(index=_days("2025-01-01", 2)))
+
+
+def test_clock_info_cut_override_and_any():
+    clocks = _clocks()[["a", "b", "d"]]
+    cut = D.clock_info(clocks, "close_only")
+    assert cut.cut == pd.Timestamp("2025-01-03", tz="UTC") and cut.binding == ["a"] and cut.mixed == {}
+    assert cut.as_dict()["cut"] == "2025-01-03" and cut.as_dict()["close_end"]["b"] == "2025-01-05"
+    over = D.clock_info(clocks, "close_only", end=pd.Timestamp("2025-01-05", tz="UTC"))
+    assert over.cut is None and over.as_dict()["mixed"] == {"a": "2025-01-04"}
+    anyc = D.clock_info(clocks, "any")  # end: the last date all columns have a row (b ends day 5)
+    assert anyc.cut is None and anyc.end == pd.Timestamp("2025-01-05", tz="UTC") and list(anyc.mixed) == ["a"]
+    with pytest.raises(D.DivergenceError, match=r"close-clock data of \['a'\] ends 2025-01-03, on or before"):
+        D.clock_info(clocks, "close_only", base=pd.Timestamp("2025-01-03", tz="UTC"))
+    with pytest.raises(D.DivergenceError, match="parameter clock='closes' is not valid"):
+        D.clock_info(clocks, "closes")
+
+
+def test_caveat_lines_state_cut_or_mixing():
+    clocks = _clocks()[["a", "b", "d"]].rename(columns={"a": "fetch-ai", "b": "bitcoin", "d": "near"})
+    cav = pd.DataFrame({"symbol": ["FET", "BTC", "NEAR"], "gaps_in_study": [1, 0, 0],
+                        "study_gaps": ["2025-01-02..2025-01-02 (1 of 1 periods missing)", "", ""],
+                        "first_snapshot": D.close_clock_ends(clocks)["first_snapshot"].to_numpy()},
+                       index=clocks.columns)
+    cut = D.clock_info(clocks, "close_only").as_dict()
+    text = "\n".join(D.caveat_lines(cav, cut, "2025-01-01", "2025-01-03", max_gap=7))
+    assert "FET from 2025-01-04" in text and "ends on 2025-01-03, the last date FET still" in text
+    assert "could run to 2025-01-05" in text and "FET: 2025-01-02..2025-01-02" in text and "7 rows" in text
+    mixed = D.clock_info(clocks, "any").as_dict()
+    text = "\n".join(D.caveat_lines(cav, mixed, "2025-01-01", "2025-01-05"))
+    assert "Mixed clocks" in text and "FET from 2025-01-04 on" in text
+
+
+# ------------------------------------------------------------------ expected warnings become notes
+
+def test_call_with_notes_captures_expected_and_reemits_others():
+    from capflow.data import OfflineFallbackWarning
+
+    def noisy(x):
+        warnings.warn("capflow is offline: used snapshot", OfflineFallbackWarning)
+        warnings.warn("capflow is offline: used snapshot", OfflineFallbackWarning)
+        warnings.warn("late: TAO (2024-04-11)", D.LateStartWarning)
+        warnings.warn("something else", RuntimeWarning)
+        return x + 1
+
+    with pytest.warns(RuntimeWarning, match="something else"):
+        result, notes = D.call_with_notes(noisy, 1)
+    assert result == 2 and notes == ["capflow is offline: used snapshot", "late: TAO (2024-04-11)"]
+    assert D.notes_markdown(notes).startswith("**Notes.**\n\n- capflow is offline")
+    assert D.notes_markdown([]) == ""
+
+
+def test_late_start_is_a_late_start_warning():
+    idx = _days("2024-01-01", 5)
+    prices = pd.DataFrame({"NVDA": [1.0, 2, 3, 4, 5], "bittensor": [np.nan, np.nan, 1.0, 2, 3]}, idx)
+    with pytest.warns(D.LateStartWarning, match=r"bittensor \(2024-01-03\)"):
+        D.check_base_date(prices, "2024-01-02", late_start="own_start")
+
+
+# ------------------------------------------------------------------ the real snapshot: clocks and cut
+
+@pytest.fixture
+def snapshot_only(snapshot_root, offline_env, monkeypatch):
+    monkeypatch.setenv("CAPFLOW_SNAPSHOT", str(snapshot_root))
+    monkeypatch.setenv("CAPFLOW_SOURCES", "snapshot")
+
+
+def test_snapshot_clocks_and_close_only_cut(snapshot_only):
+    clocks = D.price_clocks("bitcoin,fetch-ai", "2026-02-28", "2026-03-06")
+    assert clocks.loc["2026-03-03", "bitcoin"] == "close" and clocks.loc["2026-03-04", "bitcoin"] == "snapshot"
+    (prices, caps), notes = D.call_with_notes(D.load_inputs, "bitcoin,fetch-ai,NVDA", "2024-01-02")
+    info = prices.attrs["clock"]
+    assert info["cut"] == "2025-10-22" and info["binding"] == ["fetch-ai"] and info["mixed"] == {}
+    assert prices.index[-1] == pd.Timestamp("2025-10-22", tz="UTC") and "provenance" in prices.attrs
+    (full, _), _ = D.call_with_notes(D.load_inputs, "bitcoin,fetch-ai,NVDA", "2024-01-02", clock="any")
+    assert full.attrs["clock"]["mixed"]["fetch-ai"] == "2025-11-08" and full.index[-1] > prices.index[-1]
+
+
+def test_snapshot_crypto_at_equity_close_in_hourly_window_only(snapshot_only):
+    from capflow import returns as R
+
+    (prices, _), _ = D.call_with_notes(D.load_inputs, "bitcoin,NVDA", "2025-09-29", end="2025-10-20")
+    hourly = D.load_hourly(prices, "2025-09-29", "2025-10-20")
+    daily = R.simple_returns(prices).loc["2025-09-29":]
+    rets = R.align(daily, "crypto_at_equity_close", hourly=hourly).loc["2025-09-30":]
+    closes = R.prices_at_session_close(hourly)["bitcoin"]
+    assert closes.loc["2025-10-01"] == hourly.loc["2025-10-01 19:00", "bitcoin"]  # 16:00 EDT = 20:00 UTC close
+    assert rets["bitcoin"].to_numpy() == pytest.approx((closes / closes.shift() - 1).loc["2025-09-30":].to_numpy())
+    assert rets["bitcoin"].notna().all() and rets["NVDA"].notna().all()
+    (long, _), _ = D.call_with_notes(D.load_inputs, "bitcoin,NVDA", "2024-01-02")
+    with pytest.raises(R.ReturnsError, match="does not cover the XNYS closes 2024-01-02 21:00"):
+        D.run_study(long, policy="crypto_at_equity_close", hourly=D.load_hourly(long, "2024-01-02"),
+                    baskets={"Crypto majors": ["bitcoin"], "AI equities": ["NVDA"]}, n_regimes=0, n_breaks=0,
+                    spread=("Crypto majors", "AI equities"), factors=("bitcoin", "NVDA"), target="Crypto majors")
+
+
+def test_mixed_clock_start_and_shading():
+    import matplotlib.pyplot as plt
+
+    from capflow.plots import divergence as P
+
+    idx = _days("2025-01-01", 10)
+    st = D.Study(*([None] * 17), clock={"mixed": {"a": "2025-01-06", "b": "2025-01-04"}})
+    assert D.mixed_clock_start(st) == pd.Timestamp("2025-01-04", tz="UTC")
+    assert D.mixed_clock_start(D.Study(*([None] * 17))) is None
+    ax = P.plot_performance(pd.DataFrame({"B": np.linspace(100, 120, 10)}, idx), mixed_from=D.mixed_clock_start(st))
+    assert any("mixed clocks from 2025-01-04" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close("all")

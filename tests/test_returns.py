@@ -163,3 +163,63 @@ def test_event_anchor_unknown_asset_needs_calendar():
     with pytest.raises(R.ReturnsError, match="calendar="):
         R.event_anchor("2024-07-06", "mystery")
     assert R.event_anchor("2024-07-06", "mystery", calendar="XNYS") == pd.Timestamp("2024-07-08", tz="UTC")
+
+
+# ------------------------------------------------------------------ crypto sampled at the equity close (hourly)
+
+def _hourly(start: str, end: str) -> pd.DataFrame:
+    """Synthetic hourly bars (open times): the price of the k-th bar is 1000 + k, so each bar is identifiable."""
+    idx = pd.date_range(start, end, freq="h", tz="UTC", name="timestamp")
+    return pd.DataFrame({"bitcoin": 1000.0 + np.arange(len(idx))}, idx)
+
+
+def test_prices_at_session_close_dst_aware_by_hand():
+    h = _hourly("2025-03-06 18:00", "2025-03-11 23:00")  # US clocks moved forward on Sunday 2025-03-09
+    p = R.prices_at_session_close(h)
+    day = lambda d: pd.Timestamp(d, tz="UTC")
+    # Thu/Fri close 16:00 EST = 21:00 UTC: bar opened 20:00 (k = 2, 26); Mon/Tue 16:00 EDT = 20:00 UTC: 19:00 bar
+    assert p.index.tolist() == [day("2025-03-06"), day("2025-03-07"), day("2025-03-10"), day("2025-03-11")]
+    assert p["bitcoin"].tolist() == [1002.0, 1026.0, 1097.0, 1121.0]
+    r = R.session_close_returns(h)["bitcoin"]
+    assert np.isnan(r.iloc[0])
+    # Fri -> Mon spans the weekend (and the DST change)
+    assert r.iloc[1:].tolist() == pytest.approx([1026 / 1002 - 1, 1097 / 1026 - 1, 1121 / 1097 - 1])
+
+
+def test_prices_at_session_close_early_close_and_missing_bar():
+    h = _hourly("2024-11-27 00:00", "2024-11-29 23:00")  # Thanksgiving 11-28 closed; 11-29 closes 13:00 EST
+    p = R.prices_at_session_close(h)["bitcoin"]
+    assert p.loc["2024-11-27"] == 1000.0 + 20 and p.loc["2024-11-29"] == 1000.0 + 48 + 17
+    h.loc["2024-11-29 17:00", "bitcoin"] = np.nan  # the bar closing at 18:00 UTC is missing: not bridged
+    p = R.prices_at_session_close(h)["bitcoin"]
+    assert np.isnan(p.loc["2024-11-29"])
+    assert R.prices_at_session_close(h, tolerance="2h")["bitcoin"].loc["2024-11-29"] == 1000.0 + 48 + 16
+
+
+def test_align_crypto_at_equity_close_by_hand():
+    h = _hourly("2025-03-06 00:00", "2025-03-11 23:00")
+    days = _days("2025-03-06", 6)
+    daily = pd.DataFrame({"bitcoin": [np.nan, 0.01, 0.02, 0.03, 0.04, 0.05],
+                          "NVDA": [np.nan, 0.10, np.nan, np.nan, 0.20, 0.30]}, days)
+    out = R.align(daily, "crypto_at_equity_close", hourly=h)
+    assert out.attrs["calendar_policy"] == "crypto_at_equity_close" and "XNYS close" in R.policy_text(out)
+    assert out["NVDA"].iloc[1:].tolist() == pytest.approx([0.10, 0.20, 0.30])
+    k = {"03-06": 20, "03-07": 44, "03-10": 24 * 4 + 19, "03-11": 24 * 5 + 19}  # open hour of the closing bar
+    expected = [(1000 + k[b]) / (1000 + k[a]) - 1 for a, b in (("03-06", "03-07"), ("03-07", "03-10"),
+                                                               ("03-10", "03-11"))]
+    assert out["bitcoin"].iloc[1:].tolist() == pytest.approx(expected)
+
+
+def test_align_crypto_at_equity_close_needs_covering_hourly_data():
+    days = _days("2025-03-03", 9)
+    daily = pd.DataFrame({"bitcoin": 0.01, "NVDA": 0.01}, days)
+    with pytest.raises(R.ReturnsError, match="parameter hourly is required"):
+        R.align(daily, "crypto_at_equity_close")
+    with pytest.raises(R.ReturnsError, match=r"does not cover the XNYS closes 2025-03-03 21:00\.\.2025-03-11 20:00 "
+                                             r"UTC .*bitcoin 2025-03-06 00:00\.\.2025-03-11 23:00"):
+        R.align(daily, "crypto_at_equity_close", hourly=_hourly("2025-03-06 00:00", "2025-03-11 23:00"))
+    with pytest.raises(R.ReturnsError, match=r"lacks columns \['bitcoin'\]"):
+        R.align(daily, "crypto_at_equity_close", hourly=_hourly("2025-03-01", "2025-03-12").rename(
+            columns={"bitcoin": "ethereum"}))
+    with pytest.raises(R.ReturnsError, match="parameter tolerance='soon' is not a positive duration"):
+        R.prices_at_session_close(_hourly("2025-03-06", "2025-03-07"), tolerance="soon")

@@ -36,6 +36,10 @@ class DivergenceError(ValueError):
     """Bad input to a divergence function (one line: parameter, what was wrong, what is valid)."""
 
 
+class LateStartWarning(UserWarning):
+    """Assets listed after the base date start at their own first price (an expected, reportable notice)."""
+
+
 # ---------------------------------------------------------------------------------------- inputs
 
 def resolve_baskets(baskets: Mapping[str, str | Sequence[str]], available: Iterable[str]) -> dict[str, list[str]]:
@@ -90,7 +94,7 @@ def check_base_date(prices: pd.DataFrame, base: object, late_start: str = "raise
         raise DivergenceError(f"parameter late_start={late_start!r} is not valid; use 'raise' or 'own_start'")
     if len(late):
         warnings.warn(f"assets starting after base_date {b.date()} use their own first price: "
-                      + ", ".join(f"{a} ({d.date()})" for a, d in late.items()), UserWarning, stacklevel=2)
+                      + ", ".join(f"{a} ({d.date()})" for a, d in late.items()), LateStartWarning, stacklevel=2)
     return first.where(first > b, b)
 
 
@@ -111,6 +115,279 @@ def check_windows(windows: Iterable[int], n_rows: int) -> list[int]:
         if w < 3:
             raise DivergenceError(f"parameter windows: {w} is too short; use windows of at least 3 rows")
     return ws
+
+
+# ---------------------------------------------------------------------------------------- clocks
+
+#: Values of the ``clock`` option: cut the default sample where crypto closes end, or keep every row.
+CLOCKS: tuple[str, ...] = ("close_only", "any")
+
+
+def price_clocks(assets: str | Iterable[str], start: object, end: object | None = None,
+                 sources: Iterable[str] | None = None) -> pd.DataFrame:
+    """The clock of every daily price row: ``"close"`` (a UTC-day close) or ``"snapshot"`` (intraday).
+
+    Rows are resolved exactly as :func:`capflow.data.load_prices` resolves them (same layers, same daily
+    source precedence); each row's ``source`` tag is mapped by :func:`capflow.data.snapshot.clock_of`
+    (``cg_snap_*`` rows are snapshots; Binance, CoinGecko history, monthly CMC and live rows are closes).
+
+    Returns
+    -------
+    DataFrame
+        UTC DatetimeIndex, one column per asset id (assets without data are left out), values ``"close"`` or
+        ``"snapshot"``, NaN where the asset has no row.
+    """
+    from capflow.data import resolve, snapshot
+    from capflow.data.store import resolution_order, validate_request
+
+    req = validate_request(assets, start, end, "1d", "price")
+    order = resolution_order(sources)
+    cols = {}
+    for asset in req.assets:  # one resolution per asset (memoised snapshot reads), not per row
+        got = resolve.resolve_long(asset, req, order, drop_missing=True)
+        if not isinstance(got, str):
+            tags = got[0]["source"].fillna("unknown").astype(str)
+            cols[asset.id] = tags.map({t: snapshot.clock_of(t) for t in tags.unique()})
+    frame = pd.DataFrame(cols)
+    frame.index.name = "timestamp"
+    return frame
+
+
+def close_clock_ends(clocks: pd.DataFrame) -> pd.DataFrame:
+    """Per column: the last close-clock row before the series turns to snapshots, and the first snapshot.
+
+    Parameters
+    ----------
+    clocks : DataFrame
+        From :func:`price_clocks` (UTC DatetimeIndex, one column per asset, ``"close"``/``"snapshot"``/NaN).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by column: ``close_end`` (the last ``"close"`` row before the column's first snapshot row that
+        follows a close; its last close row when it never switches; NaT when it has no close row) and
+        ``first_snapshot`` (that first snapshot row after a close, NaT if none). Returns up to ``close_end``
+        never mix the two clocks (snapshots before the first close, e.g. pre-listing, are ignored).
+    """
+    is_close = clocks.eq("close").to_numpy(dtype=bool)
+    after = clocks.eq("snapshot").to_numpy(dtype=bool) & np.logical_or.accumulate(is_close, axis=0)
+    switched = np.logical_or.accumulate(after, axis=0)
+    pos = np.arange(len(clocks))[:, None]
+    last_close = np.where(is_close & ~switched, pos, -1).max(axis=0, initial=-1)
+    first_snap = np.where(after, pos, len(clocks)).min(axis=0, initial=len(clocks))
+    idx = clocks.index
+    pick = lambda p, ok: pd.DatetimeIndex([idx[i] if k else pd.NaT for i, k in zip(p, ok)], tz="UTC")
+    return pd.DataFrame({"close_end": pick(last_close, last_close >= 0),
+                         "first_snapshot": pick(first_snap, first_snap < len(clocks))}, index=clocks.columns)
+
+
+def close_clock_end(clocks: pd.DataFrame) -> pd.Timestamp:
+    """The last date every column still has close-clock data: the minimum of :func:`close_clock_ends`.
+
+    Raises
+    ------
+    DivergenceError
+        When ``clocks`` has no column, or a column has no close row at all (named).
+    """
+    ends = close_clock_ends(clocks)["close_end"]
+    if ends.empty:
+        raise DivergenceError("parameter clocks has no columns; give the clocks of at least one crypto asset")
+    if ends.isna().any():
+        raise DivergenceError(f"parameter clocks: {ends[ends.isna()].index.tolist()} have no close-clock rows; "
+                              "drop them or use clock='any'")
+    return ends.min()
+
+
+@dataclass
+class ClockInfo:
+    """What the ``clock`` option decided: per-asset close ends, the cut, and which assets mix clocks.
+
+    ``cut`` is the end date imposed on the sample (None: no cut); ``binding`` the assets whose close data ends
+    at the cut; ``mixed`` maps the assets whose series turn to snapshots on or before ``end`` (the end the
+    sample will have) to their first snapshot date.
+    """
+
+    clock: str
+    ends: pd.DataFrame
+    cut: pd.Timestamp | None
+    binding: list[str]
+    end: pd.Timestamp | None
+    mixed: dict
+
+    def as_dict(self) -> dict:
+        """JSON-ready form (ISO dates) for ``attrs`` and summaries."""
+        iso = lambda t: None if t is None or pd.isna(t) else str(pd.Timestamp(t).date())
+        return {"clock": self.clock, "cut": iso(self.cut), "binding": self.binding, "end": iso(self.end),
+                "close_end": {a: iso(t) for a, t in self.ends["close_end"].items()},
+                "first_snapshot": {a: iso(t) for a, t in self.ends["first_snapshot"].items()},
+                "mixed": {a: iso(t) for a, t in self.mixed.items()}}
+
+
+def clock_info(clocks: pd.DataFrame, clock: str = "close_only", end: pd.Timestamp | None = None,
+               base: pd.Timestamp | None = None) -> ClockInfo:
+    """Apply the ``clock`` option to the crypto columns' clocks (see :func:`load_inputs`).
+
+    With ``clock="close_only"`` and no explicit ``end`` the sample is cut at :func:`close_clock_end` (which
+    must be after ``base``); an explicit ``end`` is kept, and the assets whose snapshots start on or before it
+    are listed in ``mixed``. With ``clock="any"`` nothing is cut; ``mixed`` is measured against ``end`` or, when
+    None, against the last date all columns have a row.
+    """
+    if clock not in CLOCKS:
+        raise DivergenceError(f"parameter clock={clock!r} is not valid; use one of {', '.join(CLOCKS)}")
+    ends = close_clock_ends(clocks)
+    cut = close_clock_end(clocks) if clock == "close_only" and end is None and clocks.shape[1] else None
+    if cut is not None and base is not None and cut <= base:
+        late = ends.index[ends["close_end"] <= base].tolist()
+        raise DivergenceError(f"parameter clock='close_only': the close-clock data of {late} ends "
+                              f"{cut.date()}, on or before base_date={base.date()}; drop them or use clock='any'")
+    binding = ends.index[ends["close_end"] == cut].tolist() if cut is not None else []
+    study_end = cut if cut is not None else end
+    if study_end is None and clocks.shape[1]:
+        study_end = clocks.apply(lambda c: c.last_valid_index()).min()
+    snap = ends["first_snapshot"].dropna()
+    mixed = {a: t for a, t in snap.items() if study_end is not None and t <= study_end}
+    return ClockInfo(clock, ends, cut, binding, study_end, mixed)
+
+
+# ---------------------------------------------------------------------------------------- data caveats
+
+def data_caveats(prices: pd.DataFrame, base: object, end: object, sources: Iterable[str] | None = None
+                 ) -> pd.DataFrame:
+    """Data-quality caveats of a study's assets, from :mod:`capflow.data.quality`, relative to ``[base, end]``.
+
+    The quality report covers each asset from the first row of ``prices`` to the end of its data (so switches
+    after the study's end are listed too); gaps and clock switches are then placed relative to the window.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by asset id: ``symbol``, ``sources`` (source tags with row counts), ``coverage_pct``,
+        ``longest_gap`` (``"start..end"`` of the longest gap in the data, or ""), ``longest_gap_missing``,
+        ``clock_switches``, ``first_snapshot`` (first switch from a close to an intraday snapshot, NaT if
+        none), ``snapshot_in_study`` (that switch is on or before ``end``), ``gaps_in_study`` (gaps overlapping
+        the window) and ``study_gaps`` (their ``start..end (detail)``, longest first, ``"; "``-joined).
+    """
+    from capflow.data import quality
+
+    b, e = R._utc(base, "base_date"), R._utc(end, "end_date")
+    ids = list(prices.columns)
+    rep = quality.quality_report(ids, prices.index[0], None, sources=sources).set_index("asset")
+    iss = quality.quality_issues(ids, prices.index[0], None, sources=sources)
+    gaps = iss[(iss["kind"] == "gap") & (iss["start"] <= e) & (iss["end"] >= b)]
+    gaps = gaps.assign(_len=gaps["end"] - gaps["start"]).sort_values(["asset", "_len"], ascending=[True, False])
+    day = lambda t: str(pd.Timestamp(t).date())
+    span = lambda g: f"{day(g.start)}..{day(g.end)} ({g.detail})"
+    out = pd.DataFrame({
+        "symbol": rep["symbol"], "sources": rep["sources"], "coverage_pct": rep["coverage_pct"].round(1),
+        "longest_gap": [f"{day(a)}..{day(z)}" if pd.notna(a) else "" for a, z in
+                        zip(rep["longest_gap_start"], rep["longest_gap_end"])],
+        "longest_gap_missing": rep["longest_gap_missing"], "clock_switches": rep["clock_switches"],
+        "first_snapshot": pd.to_datetime(rep["first_clock_switch"], utc=True)})
+    out["snapshot_in_study"] = out["first_snapshot"].notna() & (out["first_snapshot"] <= e)
+    out["gaps_in_study"] = gaps.groupby("asset").size().reindex(out.index, fill_value=0)
+    out["study_gaps"] = gaps.groupby("asset").apply(lambda g: "; ".join(span(r) for r in g.itertuples()),
+                                                    include_groups=False).reindex(out.index).fillna("")
+    return out.loc[ids]
+
+
+def _syms(ids: Iterable[str]) -> str:
+    return ", ".join(_assets.symbol(a) for a in ids)
+
+
+def _by_date(dates: Mapping[str, object], word: str) -> str:
+    """``"AKT from 2025-10-26; BTC, ETH from 2026-03-04"``: assets grouped by date, dates in order."""
+    ser = pd.Series({a: str(pd.Timestamp(d).date()) for a, d in dates.items() if d is not None and pd.notna(d)})
+    groups = ser.groupby(ser).apply(lambda g: _syms(g.index)).sort_index()
+    return "; ".join(f"{names} {word} {d}" for d, names in groups.items())
+
+
+def caveat_lines(caveats: pd.DataFrame, clock: Mapping, base: object, end: object, max_gap: int | None = 7
+                 ) -> list[str]:
+    """Markdown bullet lines stating the study's data caveats (numbers and dates computed, never typed).
+
+    Parameters
+    ----------
+    caveats : DataFrame
+        From :func:`data_caveats`.
+    clock : mapping
+        ``prices.attrs["clock"]`` (:meth:`ClockInfo.as_dict`) from :func:`load_inputs`.
+    base, end : date-like
+        The study's window.
+    max_gap : int or None
+        The study's ``max_gap`` (returns do not bridge longer gaps).
+    """
+    b, e = R._utc(base, "base_date").date(), R._utc(end, "end_date").date()
+    snaps = caveats["first_snapshot"].dropna()
+    lines = []
+    if len(snaps):
+        lines.append("- **Clocks.** Crypto daily prices are UTC-day closes (00:00 UTC bars, mostly Binance) until "
+                     "the series switch to sparse intraday CoinGecko snapshots (`cg_snap_*`, taken around "
+                     f"09:00-18:00 UTC): {_by_date(snaps.to_dict(), 'from')}.")
+    lines.append(_clock_line(clock, e))
+    inside = caveats[caveats["gaps_in_study"] > 0]
+    if len(inside):
+        lines.append(f"- **Gaps inside {b}..{e}** (longest first). " + "; ".join(
+                         f"{r.symbol}: {_first(r.study_gaps.split('; '), 2)}" for r in inside.itertuples()) + ". "
+                     + (f"Returns do not bridge gaps longer than {max_gap} rows (a basket skips the member "
+                        "there); " if max_gap else "Returns bridge every gap; ")
+                     + "the table's asset rows compare the prices at the two ends of the window.")
+    return lines
+
+
+def _first(items: list[str], n: int) -> str:
+    return ", ".join(items[:n]) + (f" (+{len(items) - n} shorter)" if len(items) > n else "")
+
+
+def _clock_line(clock: Mapping, end) -> str:
+    mixed = {a: d for a, d in clock.get("mixed", {}).items() if d is not None}
+    if clock.get("cut"):
+        ends = sorted({d for a, d in clock["close_end"].items() if d and a not in clock["binding"]})
+        later = f" Without them the close-clock sample could run to {ends[0]}." if ends else ""
+        return (f"- **Like with like (clock='close_only').** The sample ends on {clock['cut']}, the last date "
+                f"{_syms(clock['binding'])} still have UTC closes, so no crypto return here mixes a close with a "
+                f"snapshot.{later} Set `end_date` (or `clock='any'`) to extend it.")
+    if mixed:
+        return (f"- **Mixed clocks in this sample (clock='{clock.get('clock')}').** Up to {end}, the returns of "
+                f"{_by_date(mixed, 'from')} on run from a close to an intraday snapshot or between sparse snapshots "
+                "(flat stretches in the charts, several days' moves bunched into one return); read those segments "
+                "with care, or use clock='close_only' without end_date.")
+    return f"- **Clocks.** Every crypto return up to {end} runs between UTC closes."
+
+
+# ---------------------------------------------------------------------------------------- expected warnings
+
+def expected_warnings() -> tuple[type[Warning], ...]:
+    """Warning classes a report shows as notes rather than as warnings: offline fallback, late start."""
+    from capflow.data import OfflineFallbackWarning
+
+    return (OfflineFallbackWarning, LateStartWarning)
+
+
+def call_with_notes(fn, *args, expected: tuple[type[Warning], ...] | None = None, **kwargs):
+    """Call ``fn(*args, **kwargs)`` and return ``(result, notes)``: expected warnings become note strings.
+
+    Warnings of the ``expected`` classes (default :func:`expected_warnings`) are captured with
+    ``warnings.catch_warnings(record=True)`` and returned as their messages (deduplicated, in order); any
+    other warning is re-emitted unchanged, so nothing unexpected is hidden.
+    """
+    expected = expected_warnings() if expected is None else tuple(expected)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = fn(*args, **kwargs)
+    notes = []
+    for w in caught:
+        if issubclass(w.category, expected):
+            if str(w.message) not in notes:
+                notes.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return result, notes
+
+
+def notes_markdown(notes: Iterable[str], title: str = "Notes") -> str:
+    """Notes as a Markdown block (``""`` when there are none)."""
+    notes = list(notes)
+    return f"**{title}.**\n\n" + "\n".join(f"- {n}" for n in notes) if notes else ""
 
 
 # ---------------------------------------------------------------------------------------- baskets and levels
@@ -485,25 +762,75 @@ def markov_regimes(series: pd.Series, k_regimes: int = 2, switching_variance: bo
 # ---------------------------------------------------------------------------------------- the whole study
 
 def load_inputs(assets: str | Iterable[str], base: object = DEFAULT_BASE, end: object | None = None,
-                lookback_days: int = 10, cap_lookback_days: int = 62) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+                lookback_days: int = 10, cap_lookback_days: int = 62, clock: str = "close_only"
+                ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Daily prices (from ``lookback_days`` before ``base``) and crypto market caps (sparse) for a study.
 
-    Market caps come from ``load_prices(field="market_cap")`` for the crypto assets only (the snapshot has no
-    equity caps); they start ``cap_lookback_days`` earlier so a cap is known at the base date. Returns
-    ``(prices, caps or None)``; both carry ``attrs["provenance"]``.
+    Parameters
+    ----------
+    assets : str or iterable of str
+        Asset ids, symbols or group tags (see :func:`capflow.data.load_prices`).
+    base, end : date-like
+        Base date; end date (None: decided by ``clock``, see below). An explicit ``end`` always wins.
+    lookback_days, cap_lookback_days : int
+        Prices start ``lookback_days`` before ``base`` (a price at or before the base date exists); market caps
+        ``cap_lookback_days`` before it (a cap is known at the base date).
+    clock : {"close_only", "any"}
+        ``"close_only"`` (default): with ``end=None`` the sample ends at :func:`close_clock_end`, the last date
+        every crypto asset still has UTC-close data, so no crypto return mixes a close with an intraday
+        snapshot. ``"any"``: no cut (the study's default end is the last date all assets share).
+
+    Returns
+    -------
+    (DataFrame, DataFrame or None)
+        Prices (UTC DatetimeIndex, one column per asset id) and crypto market caps (None without crypto; the
+        snapshot has no equity caps); both carry ``attrs["provenance"]``. ``prices.attrs["clock"]`` is the
+        :meth:`ClockInfo.as_dict` of the crypto columns' clocks (close ends, first snapshot, cut end).
     """
     from capflow.data import load_prices
 
+    if clock not in CLOCKS:
+        raise DivergenceError(f"parameter clock={clock!r} is not valid; use one of {', '.join(CLOCKS)}")
     b = R._utc(base, "base_date")
     prices = load_prices(assets, b - pd.Timedelta(days=lookback_days), end)
     crypto = [a for a in prices.columns if _assets.resolve(a).is_crypto]
+    clocks = price_clocks(crypto, prices.index[0], prices.index[-1]) if crypto else pd.DataFrame(
+        index=prices.index[:0])
+    e = None if end is None else R._utc(end, "end_date")
+    info = clock_info(clocks, clock, e if e is not None or clock == "close_only" else default_end(prices), b)
+    if info.cut is not None:
+        prices = _keep_attrs(prices, prices.loc[:info.cut])
+    prices.attrs["clock"] = info.as_dict()
     caps = None
     if crypto:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            caps = load_prices(crypto, b - pd.Timedelta(days=cap_lookback_days), end, field="market_cap",
-                               missing="drop")
+            caps = load_prices(crypto, b - pd.Timedelta(days=cap_lookback_days), info.cut or end,
+                               field="market_cap", missing="drop")
     return prices, caps
+
+
+def _keep_attrs(src: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
+    out = out.copy()
+    out.attrs = dict(src.attrs)
+    return out
+
+
+def load_hourly(prices: pd.DataFrame, base: object, end: object | None = None) -> pd.DataFrame:
+    """Hourly prices of the crypto columns of ``prices`` from the day before ``base`` to ``end`` (inclusive).
+
+    For ``policy="crypto_at_equity_close"`` (:func:`capflow.returns.align`). Hourly bars exist only where the
+    source has them (the offline snapshot: a few weeks around the 2025-10 and 2026-02 cascades); the policy
+    raises a one-line error naming the coverage when they do not span the sample.
+    """
+    from capflow.data import load_prices
+
+    crypto = [a for a in prices.columns if _assets.resolve(a).is_crypto]
+    if not crypto:
+        raise DivergenceError("parameter prices has no crypto columns; hourly prices are only needed for crypto")
+    b = R._utc(base, "base_date") - pd.Timedelta(days=1)
+    e = default_end(prices) if end is None else R._utc(end, "end_date")  # the whole end day is loaded
+    return load_prices(crypto, b, e, freq="1h", missing="drop")
 
 
 @dataclass
@@ -527,6 +854,7 @@ class Study:
     breaks: pd.DatetimeIndex
     chow: pd.DataFrame
     regimes: Regimes | None
+    clock: dict = field(default_factory=dict)
 
 
 def _default_pairs(cols: Sequence[str]) -> list[tuple[str, str]]:
@@ -535,8 +863,11 @@ def _default_pairs(cols: Sequence[str]) -> list[tuple[str, str]]:
     return [p for p in cand if p[0] in cols and p[1] in cols]
 
 
-def _study_returns(prices, caps, members, base, end, policy, calendar, max_gap):
-    rets = R.align(R.simple_returns(prices.loc[:end], max_gap=max_gap), policy=policy, calendar=calendar)
+def _study_returns(prices, caps, members, base, end, policy, calendar, max_gap, hourly=None):
+    rets = R.simple_returns(prices.loc[:end], max_gap=max_gap)
+    if policy == "crypto_at_equity_close":  # crypto comes from hourly closes: only the sample needs them
+        rets = rets.loc[base:]
+    rets = R.align(rets, policy=policy, calendar=calendar, hourly=hourly)
     rets = rets.loc[base:end]
     baskets = basket_table(rets, members, caps)
     return rets, baskets
@@ -548,7 +879,7 @@ def run_study(prices: pd.DataFrame, caps: pd.DataFrame | None = None,
               calendar: str = "XNYS", n_regimes: int = 2, n_breaks: int = 3, chow_dates: Iterable = (),
               late_start: str = "raise", max_gap: int | None = 7, spread: tuple[str, str] = ("AI tokens",
               "AI equities"), factors: tuple[str, str] = ("bitcoin", "AI equities"), target: str = "AI tokens",
-              pairs: Sequence[tuple[str, str]] | None = None) -> Study:
+              pairs: Sequence[tuple[str, str]] | None = None, hourly: pd.DataFrame | None = None) -> Study:
     """Run the divergence study on loaded prices (see the module docstring and ``notebooks/03_divergence``).
 
     Returns are simple returns over each asset's own bars not bridging gaps longer than ``max_gap`` rows (sparse
@@ -557,13 +888,15 @@ def run_study(prices: pd.DataFrame, caps: pd.DataFrame | None = None,
     where caps exist). The performance table uses prices directly. Rolling statistics use ``windows`` rows;
     the two-factor model explains ``target`` by ``factors``; the spread is ``log level a - log level b``;
     breaks are searched on the spread, Chow tests run on the two-factor regression at ``chow_dates``; the
-    Markov model is fitted to the spread's daily changes.
+    Markov model is fitted to the spread's daily changes. ``hourly`` (crypto hourly prices, e.g. from
+    :func:`load_hourly`) is needed by ``policy="crypto_at_equity_close"`` only. ``prices.attrs["clock"]``
+    (from :func:`load_inputs`) is kept in ``Study.clock``.
     """
     b = R._utc(base, "base_date")
     e = default_end(prices) if end is None else R._utc(end, "end_date")
     members = resolve_baskets(baskets, prices.columns)
     table_prices = prices.loc[:e]
-    rets, bask = _study_returns(prices, caps, members, b, e, policy, calendar, max_gap)
+    rets, bask = _study_returns(prices, caps, members, b, e, policy, calendar, max_gap, hourly)
     ws = check_windows(windows, len(rets))
     table = performance_table(table_prices, bask, b, e, late_start)
     both = pd.concat([rets, bask], axis=1)
@@ -576,7 +909,14 @@ def run_study(prices: pd.DataFrame, caps: pd.DataFrame | None = None,
     regimes = markov_regimes(spr.diff(), n_regimes) if n_regimes else None
     return Study(b, e, policy, R.policy_text(rets), members, rets, bask, lvl, table, corr, betas, two, spr,
                  cointegration(np.log(lvl[spread[0]]), np.log(lvl[spread[1]])),
-                 change_points(spr, n_breaks) if n_breaks else pd.DatetimeIndex([]), chow, regimes)
+                 change_points(spr, n_breaks) if n_breaks else pd.DatetimeIndex([]), chow, regimes,
+                 dict(prices.attrs.get("clock", {})))
+
+
+def mixed_clock_start(study: Study) -> pd.Timestamp | None:
+    """First date on which a crypto series in the study turns to intraday snapshots (None: no mixing)."""
+    dates = [pd.Timestamp(d, tz="UTC") for d in study.clock.get("mixed", {}).values() if d]
+    return min(dates) if dates else None
 
 
 def summary(study: Study) -> dict:
@@ -586,6 +926,8 @@ def summary(study: Study) -> dict:
     shares = {w: f.filter(like="share_").mean().round(4).to_dict() for w, f in study.two_factor.items()}
     return {"base_date": str(study.base.date()), "end_date": str(study.end.date()),
             "calendar_policy": study.policy, "calendar_policy_text": study.policy_text,
+            "clock": study.clock.get("clock"), "clock_cut": study.clock.get("cut"),
+            "clock_binding": study.clock.get("binding", []), "mixed_clocks": study.clock.get("mixed", {}),
             "baskets": study.members,
             "cum_return": t["cum_return"].round(6).to_dict(), "max_drawdown": t["max_drawdown"].round(6).to_dict(),
             "latest_rolling_correlation": {f"{w}|{p}": round(float(v), 4) for (w, p), v in last_corr.items()},

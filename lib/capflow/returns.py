@@ -22,6 +22,14 @@ comparison needs one explicit policy, applied by :func:`align`:
     The output index is every calendar day (the 24/7 daily clock). Crypto returns are unchanged; equities keep
     their returns on their session days (a Monday return spans Friday's close to Monday's close) and are NaN
     (``equity_fill="nan"``, default) or 0 (``equity_fill="zero"``) on the other days.
+``"crypto_at_equity_close"``
+    The output index is the sessions of ``calendar``. Crypto is *sampled at the session close* from hourly bars
+    (:func:`prices_at_session_close`: the bar whose close, open + 1 h, is at or just before the exchange close,
+    16:00 New York = 20:00 UTC in summer and 21:00 UTC in winter, 13:00 on early-close days, from
+    ``exchange_calendars``), and its return is close-to-close between consecutive sessions, the same instants
+    as the equities' returns. Equities are as in ``equity_sessions``. Only available where hourly data exists
+    (in the offline snapshot: a few weeks around the liquidation cascades); otherwise :func:`align` raises a
+    one-line error naming the coverage.
 
 :func:`event_anchor` gives the matching event-date rule: a Saturday event belongs to Monday's session for an
 equity and to Saturday for a crypto asset.
@@ -40,12 +48,15 @@ from capflow import assets as _assets
 
 log = logging.getLogger(__name__)
 
-POLICIES: tuple[str, ...] = ("equity_sessions", "crypto_clock")
+POLICIES: tuple[str, ...] = ("equity_sessions", "crypto_clock", "crypto_at_equity_close")
 POLICY_TEXT = {
     "equity_sessions": "equity sessions ({calendar}): crypto and off-calendar returns compounded onto each "
                        "session (weekends and holidays into the next session)",
     "crypto_clock": "crypto clock (24/7 daily, 00:00 UTC bars): equities' returns on their session days, "
                     "{fill} on other days",
+    "crypto_at_equity_close": "crypto sampled at the {calendar} close from hourly bars (the bar closing at or "
+                              "just before each session's close, DST-aware): crypto and equity returns both run "
+                              "from one session close to the next",
 }
 
 
@@ -287,24 +298,147 @@ def _to_sessions(returns: pd.DataFrame, calendar: str) -> pd.DataFrame:
     return out
 
 
+def session_closes(start: object, end: object, calendar: str = "XNYS") -> pd.Series:
+    """Close instant (UTC) of each session of ``calendar`` in ``[start, end]`` (session dates, inclusive).
+
+    Returns
+    -------
+    Series
+        Indexed by the session label (00:00 UTC of the session date, as daily bars are labelled), values the
+        UTC close time from ``exchange_calendars``: DST-aware (XNYS 16:00 New York is 20:00 UTC in summer,
+        21:00 UTC in winter) and with early closes (13:00 New York on 2024-11-29).
+    """
+    cal = _calendar(calendar)
+    s, e = _utc(start, "start").tz_localize(None).normalize(), _utc(end, "end").tz_localize(None).normalize()
+    sess = cal.sessions_in_range(max(s, cal.first_session), min(e, cal.last_session))
+    closes = cal.closes.loc[sess]
+    closes = pd.DatetimeIndex(closes)
+    closes = closes.tz_localize("UTC") if closes.tz is None else closes.tz_convert("UTC")
+    return pd.Series(closes, index=sess.tz_localize("UTC").rename("timestamp"), name="close")
+
+
+def _bar(value: object, name: str) -> pd.Timedelta:
+    try:
+        td = pd.Timedelta(value)
+    except (TypeError, ValueError):
+        td = pd.NaT
+    if td is pd.NaT or td <= pd.Timedelta(0):
+        raise ReturnsError(f"parameter {name}={value!r} is not a positive duration; use e.g. '1h'")
+    return td
+
+
+def prices_at_session_close(hourly: pd.DataFrame | pd.Series, calendar: str = "XNYS", bar: object = "1h",
+                            tolerance: object = "1h") -> pd.DataFrame:
+    """Each column's price at each session close of ``calendar``, sampled from intraday bars.
+
+    Parameters
+    ----------
+    hourly : DataFrame or Series
+        Intraday prices (e.g. ``load_prices(..., freq="1h")``): UTC DatetimeIndex of bar *open* times, one
+        column per asset, the value being the bar's close price; NaN where a bar is missing.
+    calendar : str
+        exchange_calendars code (default ``XNYS``).
+    bar : duration
+        Bar length (``"1h"``; ``"4h"`` for 4-hour bars): a bar opened at ``t`` closes at ``t + bar``.
+    tolerance : duration
+        The bar used for a session is the column's last bar closing at or before the session close, and it
+        must close less than ``tolerance`` before it (default 1 h: on XNYS only the bar closing exactly at the
+        close, 19:00-20:00 UTC in summer, 20:00-21:00 UTC in winter; an exchange closing off the hour, XKRX
+        15:30, uses the bar closing at 15:00). Otherwise the value is NaN (a missing bar is never bridged).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by session label (00:00 UTC of the session date), one column per asset; sessions whose close
+        lies between the first bar's close and the last bar's close of the frame. ``attrs["session_close"]``
+        holds the close instants.
+    """
+    frame = _check_frame(hourly, "hourly").astype(float)
+    step, tol = _bar(bar, "bar"), _bar(tolerance, "tolerance")
+    if frame.dropna(how="all").empty:
+        raise ReturnsError("parameter hourly has no prices; give intraday bars (load_prices(..., freq='1h'))")
+    bar_close = (frame.index + step).as_unit("ns")
+    closes = session_closes(bar_close[0], bar_close[-1], calendar)
+    closes = closes[(closes >= bar_close[0]) & (closes <= bar_close[-1])]
+    at = pd.DatetimeIndex(closes).as_unit("ns").asi8
+    stamp = np.where(frame.notna(), bar_close.asi8[:, None], np.iinfo(np.int64).min)
+    stamp = np.maximum.accumulate(stamp, axis=0)  # close time of each column's last observed bar so far
+    value = frame.ffill().to_numpy()
+    pos = np.searchsorted(bar_close.asi8, at, side="right") - 1
+    age = at[:, None] - stamp[pos]
+    out = pd.DataFrame(np.where(age < tol.value, value[pos], np.nan), index=closes.index, columns=frame.columns)
+    out.attrs["session_close"] = closes
+    return out
+
+
+def session_close_returns(hourly: pd.DataFrame | pd.Series, calendar: str = "XNYS", bar: object = "1h",
+                          tolerance: object = "1h") -> pd.DataFrame:
+    """Simple returns between consecutive session closes of prices sampled by :func:`prices_at_session_close`.
+
+    A session whose close price is missing gives NaN for its own return and the next one (not bridged).
+    Same index (session labels) and columns as :func:`prices_at_session_close`.
+    """
+    return simple_returns(prices_at_session_close(hourly, calendar, bar, tolerance), max_gap=1)
+
+
+def _hourly_coverage(hourly: pd.DataFrame, cols: list[str], need: tuple[pd.Timestamp, pd.Timestamp],
+                     calendar: str) -> None:
+    """Raise one line naming the coverage when an hourly column does not span the sessions' closes."""
+    lacking = [c for c in cols if c not in hourly.columns]
+    if lacking:
+        raise ReturnsError(f"parameter hourly lacks columns {lacking}: policy='crypto_at_equity_close' needs "
+                           "hourly prices of every crypto column (load_prices(..., freq='1h'))")
+    first = hourly[cols].apply(lambda c: c.first_valid_index())
+    last = hourly[cols].apply(lambda c: c.last_valid_index())
+    hour = pd.Timedelta("1h")  # a bar opened at t closes at t + 1 h
+    bad = [c for c in cols if pd.isna(first[c]) or first[c] + hour > need[0] or last[c] + hour < need[1]]
+    if bad:
+        fmt = "%Y-%m-%d %H:%M"
+        cover = "; ".join(f"{c} none" if pd.isna(first[c]) else f"{c} {first[c]:{fmt}}..{last[c]:{fmt}}" for c in bad)
+        raise ReturnsError(f"parameter hourly does not cover the {calendar} closes {need[0]:%Y-%m-%d %H:%M}.."
+                           f"{need[1]:%Y-%m-%d %H:%M} UTC needed by policy='crypto_at_equity_close' (hourly data: "
+                           f"{cover}); shorten the sample to the hourly coverage or use 'equity_sessions'")
+
+
+def _crypto_at_close(returns: pd.DataFrame, hourly: pd.DataFrame | None, calendar: str,
+                     crypto: Iterable[str] | None) -> pd.DataFrame:
+    """``equity_sessions`` for non-crypto columns; crypto columns from hourly prices at the session closes."""
+    if hourly is None:
+        raise ReturnsError("parameter hourly is required for policy='crypto_at_equity_close': give hourly crypto "
+                           "prices (load_prices(..., freq='1h')); they exist only where the source has hourly bars")
+    out = _to_sessions(returns, calendar)
+    cols = [c for c in out.columns if _is_crypto(c, crypto)]
+    if cols and len(out):
+        hourly = _check_frame(hourly, "hourly")
+        closes = session_closes(out.index[0], out.index[-1], calendar)
+        _hourly_coverage(hourly, cols, (closes.iloc[0], closes.iloc[-1]), calendar)
+        out[cols] = session_close_returns(hourly[cols], calendar).reindex(out.index)
+    return out
+
+
 def align(returns: pd.DataFrame, policy: str = "equity_sessions", calendar: str = "XNYS",
-          crypto: Iterable[str] | None = None, equity_fill: str = "nan") -> pd.DataFrame:
+          crypto: Iterable[str] | None = None, equity_fill: str = "nan",
+          hourly: pd.DataFrame | None = None) -> pd.DataFrame:
     """Put crypto and equity returns on one clock, by an explicit calendar policy (see the module docstring).
 
     Parameters
     ----------
     returns : DataFrame
         Daily simple returns (UTC-midnight labels, e.g. from :func:`simple_returns` of ``load_prices``).
-    policy : {"equity_sessions", "crypto_clock"}
+    policy : {"equity_sessions", "crypto_clock", "crypto_at_equity_close"}
         ``equity_sessions``: compound each column onto the sessions of ``calendar`` (weekend and holiday crypto
         returns land on the next session). ``crypto_clock``: every calendar day; equities keep session-day
-        returns and are NaN/0 elsewhere.
+        returns and are NaN/0 elsewhere. ``crypto_at_equity_close``: sessions of ``calendar``; crypto returns
+        from ``hourly`` prices at the session closes (close to close), equities as in ``equity_sessions``.
     calendar : str
         exchange_calendars code for ``equity_sessions`` (default ``XNYS``).
     crypto : iterable of str, optional
         Columns that trade 24/7; default: looked up in the asset registry.
     equity_fill : {"nan", "zero"}
         ``crypto_clock`` only: value of equity columns on days without a session.
+    hourly : DataFrame, optional
+        ``crypto_at_equity_close`` only (required there): hourly prices of the crypto columns (bar open times,
+        UTC), covering every session close of the sample; see :func:`prices_at_session_close`.
 
     Returns
     -------
@@ -322,6 +456,9 @@ def align(returns: pd.DataFrame, policy: str = "equity_sessions", calendar: str 
     if policy == "equity_sessions":
         out = _to_sessions(returns, calendar)
         text = POLICY_TEXT[policy].format(calendar=calendar)
+    elif policy == "crypto_at_equity_close":
+        out = _crypto_at_close(returns, hourly, calendar, crypto)
+        text = POLICY_TEXT[policy].format(calendar=calendar)
     else:
         if equity_fill not in ("nan", "zero"):
             raise ReturnsError(f"parameter equity_fill={equity_fill!r} is not valid; use 'nan' or 'zero'")
@@ -331,7 +468,7 @@ def align(returns: pd.DataFrame, policy: str = "equity_sessions", calendar: str 
             eq = [c for c in out.columns if not _is_crypto(c, crypto)]
             out[eq] = out[eq].fillna(0.0).where(out[eq].notna().cummax())
         text = POLICY_TEXT[policy].format(fill="0" if equity_fill == "zero" else "NaN")
-    out.attrs.update(calendar_policy=policy, calendar=calendar if policy == "equity_sessions" else "24/7",
+    out.attrs.update(calendar_policy=policy, calendar="24/7" if policy == "crypto_clock" else calendar,
                      calendar_policy_text=text)
     return out
 

@@ -13,9 +13,14 @@ def _label(col: str) -> str:
 
 
 @customize
-def plot_performance(levels: pd.DataFrame, ax=None, title: str = "Performance indexed to 100 (log scale)"):
+def plot_performance(levels: pd.DataFrame, ax=None, title: str = "Performance indexed to 100 (log scale)",
+                     mixed_from: pd.Timestamp | None = None):
     """Levels indexed to 100 (UTC index, one column per asset/basket) on a log axis; registry assets are
-    coloured by group, other columns (baskets) drawn thick."""
+    coloured by group, other columns (baskets) drawn thick. ``mixed_from``: shade from that date to the end
+    (crypto prices there include intraday snapshots, see ``divergence.mixed_clock_start``)."""
+    if mixed_from is not None and mixed_from <= levels.index[-1]:
+        ax.axvspan(mixed_from, levels.index[-1], color="grey", alpha=0.15, lw=0,
+                   label=f"mixed clocks from {mixed_from:%Y-%m-%d}")
     for col in levels.columns:
         grp = _assets.group_of(col)
         style = {"color": GROUP_COLORS[grp], "lw": 0.8, "alpha": 0.6} if grp else {"lw": 2.2}

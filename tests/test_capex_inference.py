@@ -175,3 +175,52 @@ def test_plots_draw_intervals_and_real_marker():
     ax2 = cplots.plot_placebo(placebo, 0.02, "pooled", "[0,+1]")
     assert ax2.lines[0].get_xdata()[0] == pytest.approx(0.02)
     plt.close("all")
+
+
+def _placebo_case() -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """SYNTHETIC catalog (two companies, both timings), surprise and daily returns of NVDA, bittensor, the
+    companies' own stocks and QQQ (equities NaN off-session)."""
+    dates = pd.bdate_range("2023-01-10", "2024-10-31", freq="45B")
+    rng = np.random.default_rng(11)
+    cat = capex.finalize_catalog(pd.DataFrame({
+        "company": "Acme", "ticker": np.array(["MSFT", "META"])[np.arange(dates.size) % 2],
+        "announce_date": dates.strftime("%Y-%m-%d"),
+        "timing": np.array(["after close", "before open"])[(np.arange(dates.size) // 2) % 2], "fiscal_period": "q",
+        "capex_usd": np.exp(rng.normal(0, 0.3, dates.size)) * 1e10, "capex_definition": "synthetic",
+        "guidance_text": None, "guidance_low_usd": np.nan, "guidance_high_usd": np.nan, "source": "synthetic"}))
+    surprise = capex.capex_surprise(cat, "qoq").set_axis(cat["announcement_id"])
+    idx = pd.date_range("2022-01-01", "2024-12-31", freq="D", tz="UTC")
+    cols = ["NVDA", "bittensor", "MSFT", "META", "QQQ"]
+    rets = pd.DataFrame(rng.normal(0, 0.01, (idx.size, len(cols))), index=idx, columns=cols)
+    sess = capex.session_opens("XNYS").index.tz_localize("UTC")
+    rets.loc[~idx.isin(sess), ["NVDA", "MSFT", "META", "QQQ"]] = np.nan
+    return cat[surprise.notna().to_numpy()].reset_index(drop=True), surprise, rets
+
+
+def test_fast_placebo_equals_straightforward_paths():
+    """placebo_study (distinct engine events, integer gathers, batched normal equations) gives the
+    coefficients of (a) the long placebo panel through placebo_coefficients and (b) one statsmodels OLS per
+    draw and cell (fit_regression), on a SYNTHETIC case with own-stock, equity and crypto reactions."""
+    pytest.importorskip("capflow.eventstudy")
+    cat, surprise, rets = _placebo_case()
+    groups, kw = ["ai_token", "ai_equity", "own"], dict(windows=[(0, 0), (0, 1)], market="QQQ",
+                                                       model="constant_mean")
+    fast = ci.placebo_study(cat, surprise, rets, groups, 12, seed=4, **kw)
+    pp = ci.placebo_panel(cat, surprise, rets, groups, 12, seed=4, **kw)
+    slow = ci.placebo_coefficients(pp, groups)
+    key = ["draw", "group", "window"]
+    both = fast.merge(slow, on=key, how="outer", suffixes=("_fast", "_slow"), validate="one_to_one")
+    assert len(both) == len(fast) == len(slow) == 12 * 2 * 4 and both[["coef_fast", "coef_slow"]].notna().all(None)
+    np.testing.assert_allclose(both["coef_fast"], both["coef_slow"], rtol=1e-10, atol=1e-14)
+    for (d, name, window), coef in fast.set_index(key)["coef"].iloc[::7].items():
+        sub = pp[(pp["draw"] == d) & (pp["window"] == window)]
+        sub, fe = (sub, ("company", "group")) if name == "pooled" else (sub[sub["group"] == name], ("company",))
+        assert coef == pytest.approx(ci.fit_regression(sub, fixed_effects=fe, min_events=1).coef, rel=1e-9, abs=1e-13)
+    assert fast["coef"].std() > 0                                    # draws differ: not a constant
+
+
+def test_session_calendar_covers_dates_before_default_start():
+    early = capex.announcement_event_time({"announce_date": "2012-11-23", "timing": "after close"}, "NVDA")
+    assert str(early.date()) == "2012-11-26"                      # Friday after close -> Monday, in 2012
+    assert capex.session_opens("XNYS", "2012-11-23").index[0].year <= 2011
+    assert capex.session_opens("XNYS").index[0].year == capex.CALENDAR_START_YEAR

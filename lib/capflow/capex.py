@@ -308,15 +308,28 @@ def _resolve_asset(name: str, param: str) -> _assets.Asset:
         raise UnknownTickerError(f"{exc}".replace("(parameter assets)", f"(parameter {param})")) from None
 
 
+#: First year of the session calendars built by default (building XKRX from 2000 costs seconds of lunar-calendar
+#: arithmetic); earlier dates get a calendar starting two years before them (see :func:`session_opens`).
+CALENDAR_START_YEAR = 2020
+
+
 @lru_cache(maxsize=8)
-def _session_opens(calendar: str) -> pd.Series:
-    """Session open times (UTC) indexed by session date, for an exchange_calendars code."""
+def _session_opens(calendar: str, first_year: int = CALENDAR_START_YEAR) -> pd.Series:
+    """Session open times (UTC) indexed by session date (tz-naive), from Jan 1 of ``first_year`` on."""
     import exchange_calendars as xcals
 
-    cal = xcals.get_calendar(calendar, start="2000-01-03")
+    cal = xcals.get_calendar(calendar, start=f"{first_year}-01-01")
     opens = cal.opens
     opens.index = pd.DatetimeIndex(opens.index).tz_localize(None)
     return opens.dt.tz_convert("UTC") if opens.dt.tz is not None else opens.dt.tz_localize("UTC")
+
+
+def session_opens(calendar: str, earliest: object = None) -> pd.Series:
+    """Session opens of ``calendar`` (cached) covering every date from ``earliest`` (any date-like, optional)."""
+    year = CALENDAR_START_YEAR
+    if earliest is not None and not pd.isna(earliest):
+        year = min(year, pd.Timestamp(earliest).year - 2)
+    return _session_opens(calendar, year)
 
 
 def release_moment(announce_date: pd.Series | pd.Timestamp | str, timing: pd.Series | str) -> pd.Series:
@@ -351,8 +364,9 @@ def session_at_or_after(moment: pd.Series, calendar: str = "XNYS") -> pd.Series:
 
     Vectorised with ``searchsorted`` over the calendar's session opens.
     """
-    opens = _session_opens(calendar)
-    pos = np.searchsorted(opens.to_numpy(), pd.DatetimeIndex(moment).tz_convert("UTC").to_numpy(), side="left")
+    utc = pd.DatetimeIndex(moment).tz_convert("UTC")
+    opens = session_opens(calendar, utc.min() if len(utc) else None)
+    pos = np.searchsorted(pd.DatetimeIndex(opens).as_unit("ns").asi8, utc.as_unit("ns").asi8, side="left")
     if (pos >= len(opens)).any():
         raise CapexError(f"an announcement is after the last session of calendar {calendar} "
                          f"({opens.index[-1].date()})")
@@ -584,9 +598,9 @@ def window_market_return(market: pd.Series, start: pd.Series, end: pd.Series) ->
     """
     m = market.dropna().sort_index()
     cum = np.concatenate([[0.0], np.cumsum(np.log1p(m.to_numpy()))])
-    idx = m.index.to_numpy()
-    lo = np.searchsorted(idx, pd.DatetimeIndex(start).tz_convert("UTC").to_numpy(), side="left")
-    hi = np.searchsorted(idx, pd.DatetimeIndex(end).tz_convert("UTC").to_numpy(), side="right")
+    idx = pd.DatetimeIndex(m.index).tz_convert("UTC").as_unit("ns").asi8       # int64 ns: no Timestamp objects
+    lo = np.searchsorted(idx, pd.DatetimeIndex(start).tz_convert("UTC").as_unit("ns").asi8, side="left")
+    hi = np.searchsorted(idx, pd.DatetimeIndex(end).tz_convert("UTC").as_unit("ns").asi8, side="right")
     return np.expm1(cum[hi] - cum[lo])
 
 

@@ -13,7 +13,9 @@ fixed effects (and asset-group fixed effects when groups are pooled). Standard e
   or Webb weights per cluster, bootstrap-t p-value of |t|; the interval is ``b +/- q*(|t*|) * se`` (symmetric
   bootstrap-t using the null-imposed |t*| quantile).
 * placebo dates: the same releases moved to random non-release sessions through the same pipeline; the empirical
-  distribution of ``b`` and the share of |b_placebo| >= |b|.
+  distribution of ``b`` and the share of |b_placebo| >= |b|. All draws share ONE event-study call over the
+  distinct (asset, placebo session) pairs; the per-draw regressions are solved together as batched normal
+  equations (:func:`placebo_study`).
 * leave-one-company-out: every fit repeated without each company.
 """
 
@@ -100,10 +102,20 @@ def driscoll_kraay_cov(X: np.ndarray, resid: np.ndarray, period: np.ndarray, lag
     return t / (t - 1) * (n - 1) / (n - k) * bread @ s @ bread
 
 
-def session_index(dates: pd.Series, calendar: str = "XNYS") -> np.ndarray:
-    """Integer position of each date's first session at or after it (a dense trading-day clock)."""
-    opens = _cx._session_opens(calendar)
-    d = pd.DatetimeIndex(pd.to_datetime(dates)).tz_localize(None).normalize()
+def _naive_dates(dates: pd.Series) -> pd.DatetimeIndex:
+    d = pd.DatetimeIndex(pd.to_datetime(dates))
+    return (d.tz_localize(None) if d.tz is not None else d).normalize()
+
+
+def session_index(dates: pd.Series, calendar: str = "XNYS", opens: pd.Series | None = None) -> np.ndarray:
+    """Integer position of each date's first session at or after it (a dense trading-day clock).
+
+    Positions count sessions of ``opens`` (default: :func:`capflow.capex.session_opens` covering the dates);
+    only differences between positions from the same ``opens`` are meaningful.
+    """
+    d = _naive_dates(dates)
+    if opens is None:
+        opens = _cx.session_opens(calendar, d.min() if len(d) else None)
     return np.searchsorted(opens.index.to_numpy(), d.to_numpy(), side="left")
 
 
@@ -166,8 +178,8 @@ def fit_regression(panel: pd.DataFrame, x: str = "surprise", controls: Sequence[
     j = list(X.columns).index(x)
     b = float(res.params.iloc[j])
     dk = driscoll_kraay_cov(X.to_numpy(), res.resid.to_numpy(), session_index(rows[cluster]), max(hac_lags, 0))
-    hc1 = sm.OLS(y, X).fit(cov_type="HC1")
-    se = {"cluster": float(res.bse.iloc[j]), "hac": float(np.sqrt(dk[j, j])), "hc1": float(hc1.bse.iloc[j])}
+    hc1 = res.get_robustcov_results(cov_type="HC1")                      # same fit, no second OLS
+    se = {"cluster": float(res.bse.iloc[j]), "hac": float(np.sqrt(dk[j, j])), "hc1": float(hc1.bse[j])}
     from scipy import stats
 
     crit = {"cluster": stats.t.ppf(1 - alpha / 2, g - 1), "hac": stats.norm.ppf(1 - alpha / 2),
@@ -308,6 +320,26 @@ def leave_one_company_out(panel: pd.DataFrame, groups: Sequence[str] | None = No
 # ----------------------------------------------------------------------------------------------------------------
 # placebo dates
 # ----------------------------------------------------------------------------------------------------------------
+def _placebo_draws(catalog: pd.DataFrame, n_placebo: int, seed: int = 0, exclude: int = 5,
+                   calendar: str = "XNYS", avoid: pd.Series | None = None) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Candidate placebo sessions and the seeded pick, shape (n_placebo, len(catalog)), of positions into them.
+
+    Candidates lie between the first and last real release and more than ``exclude`` sessions from every one
+    (``avoid``: all release dates, default those of ``catalog``).
+    """
+    avoid = catalog["announce_date"] if avoid is None else avoid
+    first = min(_naive_dates(avoid).min(), _naive_dates(catalog["announce_date"]).min())
+    opens = _cx.session_opens(calendar, first)
+    real = session_index(avoid, calendar, opens)
+    pos = np.arange(real.min(), real.max() + 1)
+    near = (np.abs(pos[:, None] - real[None, :]) <= exclude).any(axis=1)
+    cand = opens.index[pos[~near]]
+    if len(cand) == 0:
+        raise CapexError(f"parameter exclude={exclude}: no non-release sessions left for placebo dates")
+    rng = np.random.default_rng(seed)
+    return cand, rng.integers(0, len(cand), size=(n_placebo, len(catalog)))
+
+
 def placebo_catalog(catalog: pd.DataFrame, n_placebo: int, seed: int = 0, exclude: int = 5,
                     calendar: str = "XNYS", avoid: pd.Series | None = None) -> pd.DataFrame:
     """``n_placebo`` copies of the catalog with each release moved to a random non-release session.
@@ -322,16 +354,7 @@ def placebo_catalog(catalog: pd.DataFrame, n_placebo: int, seed: int = 0, exclud
         Catalog columns plus ``draw`` (0..n-1) and ``orig_announcement_id``; ``announcement_id`` is
         ``P<draw>:<original id>`` (distinct across draws).
     """
-    opens = _cx._session_opens(calendar)
-    sessions = opens.index
-    real = session_index(catalog["announce_date"] if avoid is None else avoid, calendar)
-    pos = np.arange(real.min(), real.max() + 1)
-    near = (np.abs(pos[:, None] - real[None, :]) <= exclude).any(axis=1)
-    cand = sessions[pos[~near]]
-    if len(cand) == 0:
-        raise CapexError(f"parameter exclude={exclude}: no non-release sessions left for placebo dates")
-    rng = np.random.default_rng(seed)
-    pick = rng.integers(0, len(cand), size=(n_placebo, len(catalog)))
+    cand, pick = _placebo_draws(catalog, n_placebo, seed, exclude, calendar, avoid)
     out = catalog.iloc[np.tile(np.arange(len(catalog)), n_placebo)].reset_index(drop=True)
     out["draw"] = np.repeat(np.arange(n_placebo), len(catalog))
     out["orig_announcement_id"] = out["announcement_id"]
@@ -340,22 +363,55 @@ def placebo_catalog(catalog: pd.DataFrame, n_placebo: int, seed: int = 0, exclud
     return out
 
 
-def _batched_coef(static: np.ndarray, y: np.ndarray, mr: np.ndarray, chunk: int = 128) -> np.ndarray:
-    """Coefficient of column 1 of ``[static, market_ret]`` per draw; NaN rows of ``y``/``mr`` masked out."""
+def _batched_coef(static: np.ndarray, y: np.ndarray, mr: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """Coefficient of column 1 of ``[static, market_ret]`` per draw (row of ``y``); NaN cells masked out.
+
+    ``static`` (r, k) is shared by all draws; ``y``, ``mr`` are (draws, r). Normal equations for all draws
+    from matrix products: ``X_d'X_d = sum_r m_dr x_r x_r'`` is ``mask @ (x_r outer x_r)``, solved per draw
+    with the pseudo-inverse (as in OLS through ``pinv``).
+    """
     mask = np.isfinite(y) & np.isfinite(mr)
+    m = mask.astype(float)
     y0, mr0 = np.where(mask, y, 0.0), np.where(mask, mr, 0.0)
+    k = static.shape[1]
+    outer = (static[:, :, None] * static[:, None, :]).reshape(len(static), k * k)
     out = np.empty(len(y))
     for s in range(0, len(y), chunk):
-        m = mask[s:s + chunk, :, None]
-        Xd = np.concatenate([np.broadcast_to(static, (len(m), *static.shape)), mr0[s:s + chunk, :, None]], -1) * m
-        xtx = np.einsum("drk,drl->dkl", Xd, Xd)
-        xty = np.einsum("drk,dr->dk", Xd, y0[s:s + chunk])
-        out[s:s + chunk] = np.einsum("dkl,dl->dk", np.linalg.pinv(xtx), xty)[:, 1]
+        sl = slice(s, s + chunk)
+        xtx = np.empty((len(m[sl]), k + 1, k + 1))
+        xtx[:, :k, :k] = (m[sl] @ outer).reshape(-1, k, k)
+        xtx[:, :k, k] = xtx[:, k, :k] = mr0[sl] @ static
+        xtx[:, k, k] = (mr0[sl] ** 2).sum(axis=1)
+        xty = np.concatenate([y0[sl] @ static, (mr0[sl] * y0[sl]).sum(axis=1)[:, None]], axis=1)
+        out[sl] = np.einsum("dkl,dl->dk", np.linalg.pinv(xtx), xty)[:, 1]
     return out
+
+
+def _static_design(meta: pd.DataFrame, fe: Sequence[str]) -> np.ndarray:
+    """``[1, surprise, fixed-effect dummies (first level dropped)]`` of the placebo regression rows."""
+    static = [np.ones(len(meta)), meta["surprise"].to_numpy(float)]
+    for f in fe:
+        static.append(pd.get_dummies(meta[f].astype(str), drop_first=True, dtype=float).to_numpy())
+    return np.column_stack(static)
+
+
+def _cell_coef(meta: pd.DataFrame, y: np.ndarray, mr: np.ndarray, fe: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Placebo coefficients of one (group, window) cell: (draws kept, coef); ``y``/``mr`` (draws, rows of meta).
+
+    Rows (release x asset) never observed and draws with no observation are left out, as in a per-draw fit.
+    """
+    seen = np.isfinite(y)
+    cols, draws = seen.any(axis=0), np.flatnonzero(seen.any(axis=1))
+    meta = meta[cols]
+    coef = _batched_coef(_static_design(meta, fe), y[np.ix_(draws, cols)], mr[np.ix_(draws, cols)])
+    return draws, coef
 
 
 def placebo_coefficients(ppanel: pd.DataFrame, groups: Sequence[str] | None = None) -> pd.DataFrame:
     """Coefficient of ``surprise`` for every placebo draw and (group, window), batched over draws.
+
+    The straightforward path over a long placebo panel (:func:`placebo_panel`); :func:`run_study` uses
+    :func:`placebo_study`, which gives the same coefficients without building that panel.
 
     Parameters
     ----------
@@ -371,17 +427,14 @@ def placebo_coefficients(ppanel: pd.DataFrame, groups: Sequence[str] | None = No
     for window, wpanel in ppanel.groupby("window", sort=False):
         for name, sub, fe in _subsets(wpanel, groups):
             sub = sub.dropna(subset=["surprise"])
-            key = sub["orig_announcement_id"] + "|" + sub["asset"]
-            y = sub.assign(key=key).pivot_table(index="draw", columns="key", values="car", aggfunc="first")
+            key = sub["orig_announcement_id"] + "|" + sub["asset"] + "|" + sub["group"]
+            y = sub.assign(key=key).pivot_table(index="draw", columns="key", values="car", aggfunc="first",
+                                                dropna=False)
             mr = sub.assign(key=key).pivot_table(index="draw", columns="key", values="market_ret",
-                                                 aggfunc="first").reindex_like(y)
+                                                 aggfunc="first", dropna=False).reindex_like(y)
             meta = sub.assign(key=key).drop_duplicates("key").set_index("key").loc[y.columns]
-            static = pd.concat([pd.Series(1.0, index=meta.index), meta["surprise"].astype(float)], axis=1)
-            for f in fe:
-                static = pd.concat([static, pd.get_dummies(meta[f].astype(str), drop_first=True, dtype=float)],
-                                   axis=1)
-            coef = _batched_coef(static.to_numpy(float), y.to_numpy(float), mr.to_numpy(float))
-            out.append(pd.DataFrame({"draw": y.index, "group": name, "window": window, "coef": coef}))
+            draws, coef = _cell_coef(meta, y.to_numpy(float), mr.to_numpy(float), fe)
+            out.append(pd.DataFrame({"draw": y.index[draws], "group": name, "window": window, "coef": coef}))
     return pd.concat(out, ignore_index=True)
 
 
@@ -425,10 +478,17 @@ def _attach(panel: pd.DataFrame, surprise: pd.Series, key: str = "announcement_i
 
 def placebo_panel(catalog: pd.DataFrame, surprise: pd.Series, returns: pd.DataFrame, groups: Sequence[str],
                   n_placebo: int, seed: int, avoid: pd.Series | None = None, **car_kwargs) -> pd.DataFrame:
-    """Placebo releases through the same pipeline, with ONE event-study call for all draws.
+    """The long placebo panel (one row per draw, release, asset and window), with ONE event-study call.
 
-    Draws are stacked as events with distinct ids (``P<draw>:<id>|<asset>``); identical (asset, timestamp)
-    pairs across draws are computed once and mapped back, so cost grows with distinct placebo days, not draws.
+    The straightforward path, kept for inspection and as the reference of :func:`placebo_study` (which
+    :func:`run_study` uses: same draws and coefficients without this panel, ~3M rows for 999 draws of the
+    snapshot study). Identical (asset, timestamp) pairs across draws are computed once and mapped back.
+
+    Returns
+    -------
+    DataFrame
+        ``event_id, announcement_id, company, asset, group, timestamp, announce_date, timing, draw,
+        orig_announcement_id, window, car, market_ret, surprise``.
     """
     pcat = placebo_catalog(catalog, n_placebo, seed, avoid=avoid)
     pev = _cx.study_events(pcat, groups).merge(pcat[["announcement_id", "draw", "orig_announcement_id"]],
@@ -441,6 +501,96 @@ def placebo_panel(catalog: pd.DataFrame, surprise: pd.Series, returns: pd.DataFr
         ["asset", "timestamp", "window", "car", "market_ret"]]
     out = pev.merge(keyed, on=["asset", "timestamp"], how="inner")
     return _attach(out, surprise, "orig_announcement_id")
+
+
+def _unique_releases(catalog: pd.DataFrame, cand: pd.DatetimeIndex, pick: np.ndarray
+                     ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Distinct placebo releases (session, ticker, timing) over all draws and each draw's index into them.
+
+    Returns
+    -------
+    (DataFrame, ndarray)
+        Catalog-like frame ``announcement_id`` (``U<i>``), ``ticker, announce_date, timing``; and ``inv``
+        shaped like ``pick``: the distinct release of (draw, real release).
+    """
+    q, levels = pd.factorize(catalog["ticker"].astype(str) + "\x00" + catalog["timing"].astype(str))
+    first = np.unique(q, return_index=True)[1]                    # a release of each (ticker, timing) profile
+    code, inv = np.unique(pick * len(levels) + q[None, :], return_inverse=True)
+    src = first[code % len(levels)]
+    ucat = pd.DataFrame({"announcement_id": [f"U{i}" for i in range(len(code))],
+                         "ticker": catalog["ticker"].to_numpy()[src], "announce_date": cand[code // len(levels)],
+                         "timing": catalog["timing"].to_numpy()[src]})
+    return ucat, inv.reshape(pick.shape)
+
+
+def _engine_cars(ucat: pd.DataFrame, groups: Sequence[str], returns: pd.DataFrame, assets: pd.Index,
+                 car_kwargs: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CAR and market return of every distinct (asset, timestamp) of the placebo releases, ONE engine call.
+
+    Returns
+    -------
+    (lookup, car, market_ret)
+        ``lookup`` (distinct releases, assets): engine-event index or -1; ``car``/``market_ret`` (engine events
+        + 1, windows) with a last all-NaN row (so index -1 and events the engine dropped read NaN).
+    """
+    uev = _cx.study_events(ucat, groups)
+    v, pairs = pd.MultiIndex.from_arrays([uev["asset"], uev["timestamp"]]).factorize()
+    eng = pd.DataFrame({"event_id": np.arange(len(pairs)), "asset": pairs.get_level_values(0),
+                        "timestamp": pairs.get_level_values(1), "group": "placebo"})
+    lookup = np.full((len(ucat), len(assets)), -1)
+    lookup[pd.Index(ucat["announcement_id"]).get_indexer(uev["announcement_id"]),
+           assets.get_indexer(uev["asset"])] = v
+    panel, _ = _cx.car_panel(eng, returns, n_boot=0, **car_kwargs)
+    labels = pd.Index(_cx.windows_label(car_kwargs.get("windows", _cx.DEFAULT_WINDOWS)))
+    car, mr = (np.full((len(pairs) + 1, len(labels)), np.nan) for _ in range(2))
+    at = (panel["event_id"].to_numpy(int), labels.get_indexer(panel["window"]))
+    car[at], mr[at] = panel["car"].to_numpy(float), panel["market_ret"].to_numpy(float)
+    return lookup, car, mr
+
+
+def placebo_study(catalog: pd.DataFrame, surprise: pd.Series, returns: pd.DataFrame, groups: Sequence[str],
+                  n_placebo: int, seed: int, avoid: pd.Series | None = None, exclude: int = 5,
+                  calendar: str = "XNYS", **car_kwargs) -> pd.DataFrame:
+    """Placebo coefficients of every draw and (group, window), from ONE event-study call and matrix algebra.
+
+    Same draws (:func:`placebo_catalog`) and coefficients as :func:`placebo_coefficients` on
+    :func:`placebo_panel`, without the long panel: the CARs of the distinct (asset, timestamp) pairs of all
+    draws are computed once (no bootstrap), then gathered into (draw x release-asset) arrays by integer
+    indexing, and each cell's regressions are solved for all draws at once.
+
+    Parameters
+    ----------
+    catalog : DataFrame
+        Releases with a surprise (``announcement_id, ticker, announce_date, timing``).
+    surprise : Series
+        Surprise indexed by ``announcement_id``.
+    car_kwargs
+        ``windows, market, model`` (and other :func:`capflow.capex.car_panel` options except ``n_boot``).
+
+    Returns
+    -------
+    DataFrame
+        ``draw, group, window, coef``.
+    """
+    cand, pick = _placebo_draws(catalog, n_placebo, seed, exclude, calendar, avoid)
+    ucat, inv = _unique_releases(catalog, cand, pick)
+    base = _cx.study_events(catalog, groups)[["announcement_id", "company", "asset", "group"]]
+    base = base.assign(surprise=surprise.reindex(base["announcement_id"]).to_numpy(float)).dropna(
+        subset=["surprise"])
+    base = base.iloc[np.argsort((base["announcement_id"] + "|" + base["asset"] + "|" + base["group"]).to_numpy(),
+                                kind="stable")].reset_index(drop=True)
+    assets = pd.Index(pd.unique(base["asset"]))
+    lookup, car, mr = _engine_cars(ucat, groups, returns, assets, car_kwargs)
+    rel = pd.Index(catalog["announcement_id"]).get_indexer(base["announcement_id"])
+    idx = lookup[inv[:, rel], assets.get_indexer(base["asset"])[None, :]]      # (draws, rows of base)
+    labels = _cx.windows_label(car_kwargs.get("windows", _cx.DEFAULT_WINDOWS))
+    out = []
+    for w, window in enumerate(labels):
+        for name, sub, fe in _subsets(base, groups):
+            cols = sub.index.to_numpy()
+            draws, coef = _cell_coef(sub, car[idx[:, cols], w], mr[idx[:, cols], w], fe)
+            out.append(pd.DataFrame({"draw": draws, "group": name, "window": window, "coef": coef}))
+    return pd.concat(out, ignore_index=True)
 
 
 def _provenance(returns: pd.DataFrame) -> pd.DataFrame:
@@ -491,9 +641,8 @@ def run_study(catalog: pd.DataFrame, measure: str = "yoy", groups: Sequence[str]
     table = regression_table(panel, groups, n_boot, weights, seed, alpha, min_events=min(min_events, 10))
     placebo = pd.DataFrame(columns=["draw", "group", "window", "coef"])
     if n_placebo:
-        pp = placebo_panel(usable, surprise, returns, groups, n_placebo, seed + 1, avoid=catalog["announce_date"],
-                           **kw)
-        placebo = placebo_coefficients(pp, groups)
+        placebo = placebo_study(usable, surprise, returns, groups, n_placebo, seed + 1,
+                                avoid=catalog["announce_date"], **kw)
     loo = leave_one_company_out(panel, groups, alpha)
     params = {"measure": measure, "groups": list(groups), "windows": [list(w) for w in windows], "market": market,
               "model": model, "n_boot": n_boot, "n_placebo": n_placebo, "weights": weights, "seed": seed,

@@ -43,6 +43,7 @@ import pandas as pd
 from capflow import assets as _assets
 from capflow import config
 from capflow.data import snapshot
+from capflow.data.snapshot import read_csv_checked
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +70,8 @@ class UnknownTickerError(CapexError):
 # catalog
 # ----------------------------------------------------------------------------------------------------------------
 def _read_catalog_file(path: Path) -> pd.DataFrame:
-    if not Path(path).is_file():
-        raise CapexError(f"capex catalog {path}: file not found (parameter path)")
-    try:
-        df = pd.read_csv(path, dtype={"source": "string", "ticker": "string"})
-    except Exception as exc:  # pandas' parse errors do not name the file
-        raise CapexError(f"capex catalog {path}: could not be parsed: {exc}") from exc
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise CapexError(f"capex catalog {path}: missing column {missing[0]!r} "
-                         f"(expected columns: {', '.join(REQUIRED_COLUMNS)})")
-    return df
+    return read_csv_checked(path, tuple(REQUIRED_COLUMNS), CapexError, "capex catalog (parameter path)",
+                            dtype={"source": "string", "ticker": "string"})
 
 
 def _guidance_year(text: object) -> str | None:

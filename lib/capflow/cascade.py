@@ -28,6 +28,7 @@ import pandas as pd
 from capflow import assets as _assets
 from capflow import config
 from capflow._time import utc_timestamp
+from capflow.data.snapshot import read_csv_checked
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,8 @@ def read_catalog(path: str | Path = CATALOG_PATH) -> pd.DataFrame:
         Missing file or column, unparseable date, duplicated date, or a row without a source URL.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CascadeError(f"parameter path={str(path)!r}: catalog file not found; expected a CSV with columns "
-                           f"{', '.join(CATALOG_COLUMNS)}")
-    df = pd.read_csv(path, dtype={"description": "string", "source": "string"})
-    missing = [c for c in CATALOG_COLUMNS if c not in df.columns]
-    if missing:
-        raise CascadeError(f"catalog {path.name}: missing column {missing[0]!r}; required: {', '.join(CATALOG_COLUMNS)}")
+    df = read_csv_checked(path, tuple(CATALOG_COLUMNS), CascadeError, "liquidation catalog (parameter path)",
+                          dtype={"description": "string", "source": "string"})
     df["date"] = pd.to_datetime(df["date"], utc=True, format="ISO8601").dt.normalize()
     no_url = df.loc[~df["source"].fillna("").str.contains(r"https?://", regex=True), "date"]
     if len(no_url):

@@ -93,18 +93,39 @@ def read(name: str, root: Path | None = None) -> pd.DataFrame:
     return _read_cached(str(path), name, stat.st_mtime_ns, stat.st_size).copy()
 
 
+def read_csv_checked(path: str | Path, required: tuple[str, ...], error: type[Exception] = SnapshotError,
+                     label: str = "snapshot file", dtype: dict | None = None) -> pd.DataFrame:
+    """Read a CSV and check its columns; every failure is one line naming the file (and the column).
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV (``.gz`` is read transparently).
+    required : tuple of str
+        Columns that must be present.
+    error : type of Exception
+        Error class to raise (each module raises its own ``ValueError`` subclass).
+    label : str
+        What the file is, for the message (``"capex catalog"``...).
+    dtype : dict, optional
+        Column dtypes for :func:`pandas.read_csv` (text columns default to pandas' ``string``).
+    """
+    if not Path(path).is_file():
+        raise error(f"{label} {path}: file not found (expected a CSV with columns {', '.join(required)})")
+    try:
+        df = pd.read_csv(path, dtype=dtype or {c: "string" for c in ("source", "asset", "ticker")})
+    except Exception as exc:  # pandas' parse errors do not name the file
+        raise error(f"{label} {path} could not be parsed: {exc}") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise error(f"{label} {path}: missing column {missing[0]!r} (expected columns: {', '.join(required)})")
+    return df
+
+
 @lru_cache(maxsize=16)
 def _read_cached(path: str, name: str, _mtime: int, _size: int) -> pd.DataFrame:
     _, required, time_col = FILES[name]
-    try:
-        df = pd.read_csv(path, dtype={"source": "string", "asset": "string", "ticker": "string"},
-                         keep_default_na=True)
-    except Exception as exc:  # pandas' parse errors do not name the file
-        raise SnapshotError(f"snapshot file {path} could not be parsed: {exc}") from exc
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise SnapshotError(f"snapshot file {path}: missing column {missing[0]!r} "
-                            f"(expected columns: {', '.join(required)})")
+    df = read_csv_checked(path, required)
     try:
         df[time_col] = pd.to_datetime(df[time_col], utc=True, format="ISO8601")
     except Exception as exc:

@@ -2,7 +2,9 @@
 
 Market model plus every statistic on 1,000 assets x 50 events (50,000 asset-events, daily, 250-day estimation
 window), then the GPL ``eventstudy`` package (optional; t-test only) on 1,000 asset-events, and the speed ratio
-at equal work (per asset-event). Run: ``python benchmarks/bench_eventstudy.py [--assets 1000 --events 50]``.
+at equal work (per asset-event). Each timing is ``--repeat`` runs (min and median of wall and process CPU time;
+CPU time is the steadier figure on a shared machine); peak memory from one extra run under tracemalloc.
+Run: ``python benchmarks/bench_eventstudy.py [--assets 1000 --events 50 --repeat 5]``.
 """
 
 from __future__ import annotations
@@ -41,31 +43,40 @@ def synthetic_events(returns: pd.DataFrame, n_events: int, spacing: int = 280, f
                          "group": np.where(np.arange(assets.size) % 2, "odd", "even")})
 
 
-def timed(fn):
-    """Run ``fn`` twice: wall time untraced (best of the run), then peak memory under tracemalloc (which slows
-    numpy allocations, so it is not used for the time)."""
-    t0 = time.perf_counter()
-    out = fn()
-    wall = time.perf_counter() - t0
+def timed(fn, repeat: int = 5):
+    """Run ``fn`` ``repeat`` times untraced (wall and process CPU time of each run), then once under tracemalloc
+    for the peak memory (tracing slows numpy allocations, so that run is not timed)."""
+    walls, cpus = [], []
+    for _ in range(max(repeat, 1)):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
     tracemalloc.start()
     fn()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return out, wall, peak
+    return out, np.array(walls), np.array(cpus), peak
 
 
-def bench_capflow(n_assets: int, n_events: int) -> float:
+def _fmt(walls: np.ndarray, cpus: np.ndarray) -> str:
+    return (f"wall min {walls.min():.2f} s / median {np.median(walls):.2f} s, CPU min {cpus.min():.2f} s / median "
+            f"{np.median(cpus):.2f} s ({walls.size} runs)")
+
+
+def bench_capflow(n_assets: int, n_events: int, repeat: int) -> float:
     spacing = 280
     returns, market = synthetic_panel(n_assets, 260 + spacing * n_events + 20)
     events = synthetic_events(returns, n_events, spacing)
-    res, wall, peak = timed(lambda: event_study(returns, events, market=market, model="market"))
+    res, walls, cpus, peak = timed(lambda: event_study(returns, events, market=market, model="market"), repeat)
     n = len(events)
     print(f"capflow.event_study (synthetic): {n:,} asset-events, market model, all 6 tests + bootstrap "
-          f"(n_boot=1000): wall {wall:.2f} s, peak traced memory {peak / 2**20:.0f} MiB, kept {len(res.car) // 5:,}")
-    return wall / n
+          f"(n_boot=1000): {_fmt(walls, cpus)}; peak traced memory {peak / 2**20:.0f} MiB, "
+          f"kept {len(res.car) // 5:,}")
+    return float(np.median(walls)) / n
 
 
-def bench_reference(n_events: int) -> float | None:
+def bench_reference(n_events: int, repeat: int) -> float | None:
     """The GPL ``eventstudy`` package (only called, never copied): market model + its t-test on ``n_events``
     asset-events, versus capflow on the same events (all statistics, bootstrap included)."""
     try:
@@ -93,15 +104,17 @@ def bench_reference(n_events: int) -> float | None:
                    for a in returns.columns]
         return es.Multiple(singles)
 
-    agg, wall_ref, peak_ref = timed(run_reference)
+    agg, walls_ref, cpus_ref, peak_ref = timed(run_reference, repeat)
     windows = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 10), (-10, 10))
-    res, wall_cf, peak_cf = timed(lambda: event_study(returns, events, market=market, model="market",
-                                                      estimation_window=(-250, -11), car_windows=windows))
+    res, walls_cf, cpus_cf, peak_cf = timed(lambda: event_study(returns, events, market=market, model="market",
+                                                                estimation_window=(-250, -11),
+                                                                car_windows=windows), repeat)
+    wall_ref, wall_cf = float(np.median(walls_ref)), float(np.median(walls_cf))
     caar_cf = res.caar.set_index(["group", "window"]).loc[("all", "[-10,+10]"), "caar"]
-    print(f"eventstudy package (synthetic): {n_events:,} asset-events, market model + t-test: wall {wall_ref:.2f} s, "
-          f"peak traced memory {peak_ref / 2**20:.0f} MiB")
-    print(f"capflow on the same {n_events:,} asset-events (all 6 tests + bootstrap): wall {wall_cf:.3f} s, "
-          f"peak {peak_cf / 2**20:.0f} MiB; speed ratio {wall_ref / wall_cf:.0f}x")
+    print(f"eventstudy package (synthetic): {n_events:,} asset-events, market model + t-test: "
+          f"{_fmt(walls_ref, cpus_ref)}; peak traced memory {peak_ref / 2**20:.0f} MiB")
+    print(f"capflow on the same {n_events:,} asset-events (all 6 tests + bootstrap): wall median {wall_cf:.3f} s, "
+          f"peak {peak_cf / 2**20:.0f} MiB; speed ratio (medians) {wall_ref / wall_cf:.0f}x")
     print(f"check, CAAR[-10,+10]: package {agg.CAAR[-1]:.8f}, capflow {caar_cf:.8f}")
     return wall_ref / n_events
 
@@ -111,15 +124,16 @@ def main() -> None:
     ap.add_argument("--assets", type=int, default=1000)
     ap.add_argument("--events", type=int, default=50)
     ap.add_argument("--ref-events", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs of each (min and median reported)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    per_event = bench_capflow(args.assets, args.events)
+    per_event = bench_capflow(args.assets, args.events, args.repeat)
     print(f"per asset-event: {per_event * 1e6:.1f} us; process max RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB (includes the input panel)")
-    ref_per_event = bench_reference(args.ref_events)
+    ref_per_event = bench_reference(args.ref_events, args.repeat)
     if ref_per_event:
         print(f"speed ratio at equal work per asset-event (package t-test only vs capflow all tests, "
-              f"50,000-event run): {ref_per_event / per_event:.0f}x")
+              f"{args.assets * args.events:,}-event run, medians): {ref_per_event / per_event:.0f}x")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,17 @@ def test_drop_rules_each_reason_counted(caplog):
     assert "dropped 7 of 9 events" in caplog.text and "too few estimation obs: 2" in caplog.text
 
 
+@pytest.mark.parametrize("model", ["market", "market_adjusted"])
+def test_asset_that_is_its_own_benchmark_is_dropped(model):
+    returns, m = _market_panel(n=200, noise=0.01, assets=("A", "MKT"))
+    returns["MKT"] = m                                     # the benchmark is also an asset of the panel
+    ev = _events(returns, [150, 150], ["A", "MKT"], benchmark=["MKT", "MKT"])
+    res = event_study(returns, ev, market=m.to_frame(), model=model, **SMALL)
+    assert res.dropped.set_index("event_id")["reason"].to_dict() == {"ev1": "asset is its own benchmark"}
+    assert set(res.car.event_id) == {"ev0"}
+    assert res.stats.loc[res.stats["test"] == "patell", "statistic"].notna().all()  # one event: no cross-section
+
+
 def test_event_window_beyond_car_span_keeps_event():
     returns, m = _market_panel(n=120, noise=0.01)
     ev = _events(returns, [117], "A")  # days +3.. +5 missing, but CAR windows stop at +2

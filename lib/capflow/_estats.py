@@ -17,43 +17,64 @@ Formulas (``n`` events, ``T_i`` valid estimation observations of event ``i``, ``
 from __future__ import annotations
 
 import numpy as np
+from scipy import special as _special
 from scipy import stats as _st
 
 
-def fit(y: np.ndarray, x: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Batched masked OLS of ``y`` (n, T) on ``x`` (n, T, p); returns beta, inv(X'X), s2, dof, resid, T, singular.
+def fit(y: np.ndarray, xs: list[np.ndarray], m: np.ndarray | None, intercept: bool,
+        out: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Batched masked OLS of ``y`` (n, T) on an optional intercept and the regressors ``xs`` (each (n, T)).
 
-    ``p = 0`` is allowed (no estimated parameter: residual = y). Singular designs are flagged and given an
-    identity X'X so that the batch still solves; the caller drops them.
+    ``m`` is the (n, T) 0.0/1.0 mask of valid observations (None: every cell is valid); ``y`` and every ``xs[j]``
+    must already hold 0 outside it. Returns beta (n, p), inv(X'X) (n, p, p), s2, dof, resid (written into
+    ``out`` when given; 0 outside the mask), T and singular. ``p = 0`` is allowed (no estimated parameter:
+    residual = y). Singular designs are flagged and given an identity X'X so that the batch still solves; the
+    caller drops them. Residuals are ``(y - b_0) - x_1 b_1 - ...``, cell by cell.
     """
-    n, _, p = x.shape
-    m = mask.astype(float)
-    ym = np.where(mask, y, 0.0)
-    t_obs = m.sum(axis=1)
+    n, t = y.shape
+    p = len(xs) + int(intercept)
+    t_obs = m.sum(axis=1) if m is not None else np.full(n, float(t))
+    resid = out if out is not None else np.empty_like(y, dtype=float)
     if p == 0:
-        beta = np.zeros((n, 0))
-        inv = np.zeros((n, 0, 0))
-        singular = np.zeros(n, dtype=bool)
-        resid = ym
+        resid[...] = y
+        beta, inv, singular = np.zeros((n, 0)), np.zeros((n, 0, 0)), np.zeros(n, dtype=bool)
     else:
-        xm = x * m[:, :, None]
-        xtx = np.empty((n, p, p))
-        xty = np.empty((n, p))
-        for i in range(p):
-            xty[:, i] = np.einsum("nt,nt->n", xm[:, :, i], ym)
-            for j in range(i, p):
-                xtx[:, i, j] = xtx[:, j, i] = np.einsum("nt,nt->n", xm[:, :, i], xm[:, :, j])
+        xtx, xty = _normal_equations(y, xs, m, intercept)
         singular = _singular(xtx)
         xtx[singular] = np.eye(p)
         inv = np.linalg.inv(xtx)
         beta = np.einsum("npq,nq->np", inv, xty)
-        resid = ym.copy()
-        for i in range(p):
-            resid -= xm[:, :, i] * beta[:, i:i + 1]
+        if intercept:
+            np.subtract(y, beta[:, :1], out=resid)
+            if m is not None:
+                resid *= m          # back to 0 outside the mask
+        else:
+            resid[...] = y
+        tmp = np.empty_like(resid)
+        for j, x in enumerate(xs, start=int(intercept)):
+            np.multiply(x, beta[:, j:j + 1], out=tmp)
+            resid -= tmp
     dof = t_obs - p
     with np.errstate(invalid="ignore", divide="ignore"):
-        s2 = (resid * resid).sum(axis=1) / dof
+        s2 = np.square(resid).sum(axis=1) / dof
     return {"beta": beta, "inv": inv, "s2": s2, "dof": dof, "resid": resid, "T": t_obs, "singular": singular}
+
+
+def _normal_equations(y: np.ndarray, xs: list[np.ndarray], m: np.ndarray | None,
+                      intercept: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Stacked X'X (n, p, p) and X'y (n, p) from masked data (intercept column = the 0/1 mask itself).
+
+    Every entry is one ``einsum`` dot product, as in the reference implementation, so that betas are bit for
+    bit those of a plain masked OLS (degenerate fits, e.g. an asset regressed on itself, then come out alike).
+    """
+    cols = ([m if m is not None else np.ones_like(y)] if intercept else []) + list(xs)
+    n, p = y.shape[0], len(cols)
+    xtx, xty = np.empty((n, p, p)), np.empty((n, p))
+    for i in range(p):
+        xty[:, i] = np.einsum("nt,nt->n", cols[i], y)
+        for j in range(i, p):
+            xtx[:, i, j] = xtx[:, j, i] = np.einsum("nt,nt->n", cols[i], cols[j])
+    return xtx, xty
 
 
 def _singular(xtx: np.ndarray) -> np.ndarray:
@@ -63,58 +84,83 @@ def _singular(xtx: np.ndarray) -> np.ndarray:
     return ~(np.abs(np.linalg.det(scaled)) > 1e-10)
 
 
-def leverage(x_evt: np.ndarray, inv: np.ndarray) -> np.ndarray:
-    """``x*_t'(X'X)^-1 x*_t`` for every event-window row: (n, L)."""
-    if inv.shape[1] == 0:
-        return np.zeros(x_evt.shape[:2])
-    p = inv.shape[1]
-    out = np.zeros(x_evt.shape[:2])
+def leverage(x_evt: list[np.ndarray], inv: np.ndarray, intercept: bool) -> np.ndarray:
+    """``x*_t'(X'X)^-1 x*_t`` for every event-window row, regressors ``x_evt`` (each (n, L)): (n, L)."""
+    n, p = inv.shape[:2]
+    out = np.zeros((n, x_evt[0].shape[1] if x_evt else 1))
+    cols = ([None] if intercept else []) + list(x_evt)   # None = the intercept's column of ones
     for i in range(p):
         for j in range(p):
-            out += x_evt[:, :, i] * inv[:, i, j, None] * x_evt[:, :, j]
+            term = inv[:, i, j, None]
+            if cols[i] is not None:
+                term = cols[i] * term
+            if cols[j] is not None:
+                term = term * cols[j]
+            out += term
     return out
 
 
-def car_variance(s2: np.ndarray, x_evt: np.ndarray, inv: np.ndarray, windows: np.ndarray) -> np.ndarray:
-    """``Var(CAR_i(w)) = s_i^2 (L_w + g'(X'X)^-1 g)`` for windows given as (W, L) 0/1 indicator rows: (n, W)."""
+def car_variance(s2: np.ndarray, x_evt: list[np.ndarray], inv: np.ndarray, intercept: bool,
+                 windows: np.ndarray) -> np.ndarray:
+    """``Var(CAR_i(w)) = s_i^2 (L_w + g'(X'X)^-1 g)`` for windows given as (W, L) 0/1 indicator rows: (n, W).
+
+    ``g`` stacks the window sums of the regressors (``L_w`` for the intercept); ``x_evt`` must be finite.
+    """
     lengths = windows.sum(axis=1)
     if inv.shape[1] == 0:
         return s2[:, None] * lengths[None, :]
-    g = np.einsum("wt,ntp->nwp", windows, x_evt)
+    sums = [np.broadcast_to(lengths, (s2.size, lengths.size))] if intercept else []
+    g = np.stack(sums + [np.einsum("nt,wt->nw", x, windows) for x in x_evt], axis=2)
     q = np.einsum("nwp,npq,nwq->nw", g, inv, g)
     return s2[:, None] * (lengths[None, :] + q)
 
 
-def uniform_ranks(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def uniform_ranks(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """Corrado-Zivney uniform ranks ``U_it = K_it / (M_i + 1) - 1/2`` along axis 1 over the masked cells.
 
     ``K_it`` is the rank (1 = smallest, ties get the average rank) of cell t among the ``M_i`` valid cells of
-    row i; invalid cells get 0.
+    row i (``mask`` None: every cell is valid); invalid cells get 0. One argsort per row (the ordinal ranks
+    are scattered back through it); average ranks are computed only for the rows that have ties.
     """
-    filled = np.where(mask, values, np.inf)
-    order = np.argsort(filled, axis=1)
-    ranks = np.empty(filled.shape)
-    np.put_along_axis(ranks, order, np.arange(1.0, filled.shape[1] + 1.0)[None, :], axis=1)
-    srt = np.take_along_axis(filled, order, axis=1)
-    with np.errstate(invalid="ignore"):  # inf - inf among the masked cells
-        tied = ((np.diff(srt, axis=1) == 0) & np.isfinite(srt[:, 1:])).any(axis=1)
+    filled = np.where(mask, values, np.inf) if mask is not None else values
+    n, width = filled.shape
+    flat = np.argsort(filled, axis=1)
+    flat += (np.arange(n) * width)[:, None]          # flat positions: one take and one scatter, no 2-D fancy index
+    flat = flat.ravel()
+    ranks = np.empty(filled.size)
+    ranks[flat] = np.tile(np.arange(1.0, width + 1.0), n)
+    ranks = ranks.reshape(n, width)
+    srt = filled.ravel().take(flat).reshape(n, width)
+    tied = srt[:, 1:] == srt[:, :-1]
+    if mask is not None:
+        tied &= srt[:, 1:] < np.inf      # the masked cells (inf) sort last and do not count as ties
+    tied = tied.any(axis=1)
     if tied.any():  # average ranks only where a row has ties (ordinal ranks are equal otherwise)
         ranks[tied] = _st.rankdata(filled[tied], axis=1, method="average")
-    m = mask.sum(axis=1, keepdims=True)
+    m_count = mask.sum(axis=1) if mask is not None else np.full(values.shape[0], values.shape[1])
     with np.errstate(invalid="ignore", divide="ignore"):
-        u = ranks / (m + 1.0) - 0.5
-    return np.where(mask, u, 0.0)
+        ranks /= (m_count + 1.0)[:, None]
+    ranks -= 0.5
+    if mask is not None:
+        ranks[~mask] = 0.0
+    return ranks
 
 
-def standardize(resid: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per-event z-scores of masked residuals with ddof 0 (so that ``z_i . z_j / T`` is a Pearson correlation)."""
-    t = mask.sum(axis=1, keepdims=True)
+def standardize(resid: np.ndarray, m: np.ndarray | None, t_obs: np.ndarray) -> np.ndarray:
+    """Per-event z-scores of masked residuals with ddof 0 (so that ``z_i . z_j / T`` is a Pearson correlation).
+
+    ``resid`` must hold 0 outside the 0.0/1.0 mask ``m`` (None: all valid); ``t_obs`` (n,) counts valid cells.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
-        mu = np.where(mask, resid, 0.0).sum(axis=1, keepdims=True) / t
-        dev = np.where(mask, resid - mu, 0.0)
-        sd = np.sqrt((dev * dev).sum(axis=1, keepdims=True) / t)
-        z = np.where(sd > 0, dev / sd, 0.0)
-    return z
+        mu = resid.sum(axis=1) / t_obs
+        dev = np.subtract(resid, mu[:, None])
+        if m is not None:
+            dev *= m
+        sd = np.sqrt(np.einsum("nt,nt->n", dev, dev) / t_obs)
+        ok = sd > 0
+        dev /= np.where(ok, sd, 1.0)[:, None]
+    dev[~ok] = 0.0
+    return dev
 
 
 def block_bootstrap_sums(series: np.ndarray, length: int, n_boot: int, block: int,
@@ -131,8 +177,10 @@ def block_bootstrap_sums(series: np.ndarray, length: int, n_boot: int, block: in
 
 
 def two_sided_t(stat: np.ndarray, dof: np.ndarray | float) -> np.ndarray:
-    """Two-sided p-value of a t statistic."""
-    return 2.0 * _st.t.sf(np.abs(stat), dof)
+    """Two-sided p-value of a t statistic (``scipy.stats.t.sf`` without its argument checks; NaN if dof <= 0)."""
+    with np.errstate(invalid="ignore"):
+        p = 2.0 * _special.stdtr(dof, -np.abs(stat))
+        return np.where(np.asarray(dof) > 0, p, np.nan)[()]
 
 
 def two_sided_norm(stat: np.ndarray) -> np.ndarray:
@@ -153,20 +201,48 @@ class PairCorr:
     def __init__(self, cell_cluster: np.ndarray, n_clusters: int) -> None:
         self.cell_cluster = cell_cluster
         self.zc = np.zeros(cell_cluster.size)
-        self.cc = np.zeros(cell_cluster.size)
+        self._cc = np.zeros(cell_cluster.size)
+        self._cc_diff = np.zeros(cell_cluster.size + 1, dtype=np.int64)  # run starts +1, run ends -1
         self.self_z = np.zeros(n_clusters)
         self.self_c = np.zeros(n_clusters)
         self.n = np.zeros(n_clusters)
 
-    def add(self, z: np.ndarray, mask: np.ndarray, cell: np.ndarray, cluster: np.ndarray) -> None:
-        """Add events (rows of ``z``/``mask``/``cell`` (n, T), their ``cluster`` ids (n,))."""
+    @property
+    def cc(self) -> np.ndarray:
+        """Number of observations per cell (events added cell by cell plus those added as runs)."""
+        return self._cc + np.cumsum(self._cc_diff)[:-1]
+
+    def add(self, z: np.ndarray, flat: np.ndarray, self_z: np.ndarray, t_obs: np.ndarray,
+            cluster: np.ndarray, run: np.ndarray | None = None) -> None:
+        """Add events: z-scores ``z`` (n, T, 0 outside the mask), their cell ids ``flat`` (n, T; masked cells hold
+        the spare id ``cell_cluster.size``), per-event ``z.z`` and valid counts, and ``cluster`` ids (n,).
+
+        ``run`` (n,) bool marks events whose T cells are all valid and consecutive (``flat[i, 0] ..
+        flat[i, 0] + T - 1``): their observation counts go in as a run (O(1) per event) instead of cell by cell.
+        """
         size, ncl = self.cell_cluster.size, self.n.size
-        flat = np.where(mask, cell, size).ravel()  # masked cells go to a spare slot, dropped below
-        self.zc += np.bincount(flat, weights=np.where(mask, z, 0.0).ravel(), minlength=size + 1)[:size]
-        self.cc += np.bincount(flat, minlength=size + 1)[:size]
-        self.self_z += np.bincount(cluster, weights=(z * z * mask).sum(axis=1), minlength=ncl)
-        self.self_c += np.bincount(cluster, weights=mask.sum(axis=1), minlength=ncl)
+        self.zc += np.bincount(flat.ravel(), weights=z.ravel(), minlength=size + 1)[:size]
+        if run is None or not run.any():
+            self._cc += np.bincount(flat.ravel(), minlength=size + 1)[:size]
+        else:
+            self._cc_diff += np.bincount(flat[run, 0], minlength=size + 1)
+            self._cc_diff -= np.bincount(flat[run, -1] + 1, minlength=size + 1)
+            if not run.all():
+                self._cc += np.bincount(flat[~run].ravel(), minlength=size + 1)[:size]
+        self.self_z += np.bincount(cluster, weights=self_z, minlength=ncl)
+        self.self_c += np.bincount(cluster, weights=t_obs, minlength=ncl)
         self.n += np.bincount(cluster, minlength=ncl)
+
+    def absorb(self, other: "PairCorr", cell: np.ndarray, cluster: np.ndarray) -> None:
+        """Add ``other``'s accumulators: its cell c maps to our cell ``cell[c]``, its cluster k to ``cluster[k]``.
+
+        Valid because the sums are linear (squares are only taken in :meth:`pair_sums`)."""
+        size, ncl = self.cell_cluster.size, self.n.size
+        self.zc += np.bincount(cell, weights=other.zc, minlength=size)
+        self._cc += np.bincount(cell, weights=other.cc, minlength=size)
+        self.self_z += np.bincount(cluster, weights=other.self_z, minlength=ncl)
+        self.self_c += np.bincount(cluster, weights=other.self_c, minlength=ncl)
+        self.n += np.bincount(cluster, weights=other.n, minlength=ncl)
 
     def pair_sums(self) -> np.ndarray:
         """Per cluster: r-bar times the number of ordered pairs n_c (n_c - 1) (the sum of pair correlations)."""

@@ -34,6 +34,8 @@ warning summary):
 6. ``"too few estimation obs"``: fewer than ``min_estimation`` estimation periods with the return and every
    regressor present (periods before the asset's first row count as missing).
 7. ``"degenerate estimation regressors"``: singular X'X (e.g. a constant benchmark).
+8. ``"asset is its own benchmark"`` (checked first, market models): the event's benchmark column is the asset
+   itself (bitcoin against a bitcoin market), so its AR is identically 0 and its variance degenerate.
 
 Statistics (per group and CAR window; ``n`` events, CAR_i, SCAR_i = CAR_i / sqrt(Var(CAR_i)) with the
 prediction-error corrected variance, see :mod:`capflow._estats`):
@@ -55,6 +57,12 @@ prediction-error corrected variance, see :mod:`capflow._estats`):
 * Bootstrap CI of CAAR: moving blocks (length ``block``) of the group's demeaned estimation-window AAR series
   are resampled into ``n_boot`` sums of L_w periods (the noise of an L_w-period CAAR, cross-correlation and
   autocorrelation included); CI = [CAAR - q(1 - alpha/2), CAAR - q(alpha/2)] (basic bootstrap).
+
+Performance (``benchmarks/bench_eventstudy.py``): events run in chunks of ``_CHUNK``; per chunk one gather of
+the combined estimation + event window, one masked OLS, one argsort per event for the ranks, and group sums by
+``einsum`` (not BLAS ``@``: OpenBLAS threads spin and thrash on a busy machine). Chunks whose cells are all
+valid skip the masking passes. Assets traded in one unbroken run keep no per-row index. The tidy frames are
+built from the result arrays without pandas' consolidation copy.
 """
 
 from __future__ import annotations
@@ -74,9 +82,10 @@ log = logging.getLogger(__name__)
 MODELS = ("constant_mean", "market_adjusted", "market", "factor")
 TESTS = ("t_cs", "patell", "bmp", "kp", "corrado", "gen_sign")
 REASONS = ("", "asset not in returns", "no benchmark returns", "missing event-window returns",
-           "estimation overlaps event window", "too few estimation obs", "degenerate estimation regressors")
-_ASSET, _BENCH, _WINDOW, _OVERLAP, _FEW, _SINGULAR = range(1, 7)
-_CHUNK = 2048
+           "estimation overlaps event window", "too few estimation obs", "degenerate estimation regressors",
+           "asset is its own benchmark")
+_ASSET, _BENCH, _WINDOW, _OVERLAP, _FEW, _SINGULAR, _SELF = range(1, 8)
+_CHUNK = 1024
 
 
 class EventStudyError(ValueError):
@@ -201,52 +210,95 @@ def _check_events(events: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------ calendars
 @dataclass
 class _Calendar:
-    """Each asset's trading rows, concatenated: ``rows[offsets[j]:offsets[j] + counts[j]]`` for asset j."""
+    """Each asset's trading rows (its finite returns), in local positions 0 .. counts[j] - 1.
+
+    An asset whose trading rows are one unbroken run (no gap between its first and last row: NaN only before
+    listing or after delisting, as for most crypto) is stored as ``start[j]`` alone: local i is calendar row
+    ``start[j] + i``. The rows of the other assets (``gapped``, e.g. equities with weekends) are listed in
+    ``rows[offsets[j]:offsets[j] + counts[j]]``.
+    """
 
     index: pd.DatetimeIndex
-    values: np.ndarray            # (n_rows, n_assets) returns, NaN = no trading period
-    rows: np.ndarray
-    offsets: np.ndarray
-    counts: np.ndarray
+    values: np.ndarray            # (n_rows, n_assets) returns (C or F order); non-finite = no trading period
+    counts: np.ndarray            # (n_assets,) number of trading rows
+    start: np.ndarray             # (n_assets,) first trading row
+    gapped: np.ndarray            # (n_assets,) bool: trading rows are not one unbroken run
+    offsets: np.ndarray           # (n_assets,) position of a gapped asset's rows in ``rows``
+    rows: np.ndarray              # int32 calendar rows of the gapped assets, asset after asset
     columns: pd.Index
 
     @classmethod
     def build(cls, returns: pd.DataFrame, index: pd.DatetimeIndex) -> "_Calendar":
         if not returns.columns.is_unique:
             raise EventStudyError("returns has duplicate column names; use one column per asset id")
-        values = returns.to_numpy(dtype=float)
-        if np.isinf(values).any():
-            values = np.where(np.isfinite(values), values, np.nan)
+        values = returns.to_numpy(dtype=float)  # a view of one float block: C or F order, never copied again
+        if not (values.flags.c_contiguous or values.flags.f_contiguous):
+            values = np.ascontiguousarray(values)
         n_rows, n_assets = values.shape
-        counts = np.zeros(n_assets, dtype=np.int64)
+        counts, start = np.zeros(n_assets, dtype=np.int64), np.zeros(n_assets, dtype=np.int64)
+        gapped = np.zeros(n_assets, dtype=bool)
         parts = []
-        for j in range(0, n_assets, 256):  # asset blocks bound the temporary index arrays
-            valid = ~np.isnan(values[:, j:j + 256].T)
-            counts[j:j + 256] = valid.sum(axis=1)
-            parts.append((np.flatnonzero(valid) % n_rows).astype(np.int32))
+        for j in range(0, n_assets, 256):  # asset blocks bound the temporary arrays
+            valid = np.isfinite(values[:, j:j + 256])  # (n_rows, k) in the memory order of values; +-inf = missing
+            counts[j:j + 256], start[j:j + 256], gapped[j:j + 256] = _runs(valid)
+            gap = gapped[j:j + 256]
+            if gap.any():
+                parts.append(np.nonzero(valid[:, gap].T)[1].astype(np.int32))
         rows = np.concatenate(parts) if parts else np.zeros(0, np.int32)
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        return cls(index, values, rows, offsets, counts, returns.columns)
+        offsets = np.concatenate([[0], np.cumsum(np.where(gapped, counts, 0))[:-1]]).astype(np.int64)
+        return cls(index, values, counts, start, gapped, offsets, rows, returns.columns)
 
     def anchor(self, asset: np.ndarray, ts: pd.DatetimeIndex) -> np.ndarray:
         """Local position (in the asset's own trading rows) of relative period 0 for each event."""
         r0 = np.searchsorted(self.index.asi8, _floor_to_grid(self.index, ts).asi8, side="left")
-        k0 = np.zeros(asset.size, dtype=np.int64)
-        order = np.argsort(asset, kind="stable")
+        k0 = np.clip(r0 - self.start[asset], 0, self.counts[asset])
+        gap = np.flatnonzero(self.gapped[asset])
+        order = gap[np.argsort(asset[gap], kind="stable")]
         bounds = np.flatnonzero(np.diff(asset[order])) + 1
-        for sel in np.split(order, bounds):  # one searchsorted per asset (not per event)
+        for sel in np.split(order, bounds):  # one searchsorted per gapped asset (not per event)
             if sel.size:
                 a = asset[sel[0]]
                 k0[sel] = np.searchsorted(self.rows[self.offsets[a]:self.offsets[a] + self.counts[a]], r0[sel])
         return k0
 
+    def row_at(self, asset: np.ndarray, local: np.ndarray) -> np.ndarray:
+        """Calendar rows of local positions ``local`` (any shape broadcasting against ``asset[:, None]`` or
+        ``asset``), which must lie in 0 .. counts - 1 where they matter (others give some valid row)."""
+        a = asset.reshape(asset.shape + (1,) * (local.ndim - asset.ndim))
+        rows = self.start[a] + local
+        gap = self.gapped[asset]
+        if gap.any():
+            rows[gap] = self.rows.take(self.offsets[a[gap]] + local[gap], mode="clip")
+        return rows
+
     def gather(self, asset: np.ndarray, k0: np.ndarray, rels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Calendar rows (n, L) of relative periods ``rels`` and whether each exists (inside the asset's data)."""
+        """Calendar rows (n, L) of relative periods ``rels`` and whether each exists (inside the asset's data);
+        rows of absent periods are 0."""
         local = k0[:, None] + rels[None, :]
-        ok = (local >= 0) & (local < self.counts[asset][:, None])
-        flat = self.offsets[asset][:, None] + np.clip(local, 0, None)
-        flat = np.minimum(flat, self.rows.size - 1)
-        return np.where(ok, self.rows[flat], 0), ok
+        ok = local >= 0
+        ok &= local < self.counts[asset][:, None]
+        rows = self.row_at(asset, local)
+        if not ok.all():
+            rows[~ok] = 0
+        return rows, ok
+
+    def take(self, asset: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Returns (n, L) of each event's asset at calendar ``rows`` (read only where the asset trades: other
+        cells may hold NaN or +-inf)."""
+        s_row, s_asset = (st // self.values.itemsize for st in self.values.strides)
+        flat = np.multiply(rows, s_row, dtype=np.int64)  # int64: rows are int32
+        flat += (asset * s_asset)[:, None]
+        return self.values.ravel(order="K").take(flat)
+
+
+def _runs(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``valid`` (n_rows, k): number of valid rows, first valid row (exact when the valid rows
+    form one run) and whether they do not form one run. Reductions along axis 0 only (fast in C or F order)."""
+    cnt = np.count_nonzero(valid, axis=0)
+    runs = np.count_nonzero(valid[1:] > valid[:-1], axis=0) + valid[0]    # number of False -> True starts
+    row_sum = np.einsum("r,rk->k", np.arange(valid.shape[0], dtype=np.int64), valid)
+    first = (row_sum - cnt * (cnt - 1) // 2) // np.maximum(cnt, 1)      # sum of first .. first + cnt - 1
+    return cnt, np.where(cnt > 0, first, 0), runs > 1
 
 
 def _floor_to_grid(index: pd.DatetimeIndex, ts: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -269,19 +321,34 @@ class _Design:
     offset: np.ndarray | None     # (n_events,) column used as the normal return itself (market-adjusted)
     intercept: bool
     missing: np.ndarray           # (n_events,) no benchmark column for the event
+    own: np.ndarray | None = None  # (n_events,) the benchmark column is the event's asset itself
+    _reg_t: np.ndarray | None = None
 
     @property
     def n_par(self) -> int:
         return self.cols.shape[1] + int(self.intercept)
 
-    def x(self, rows: np.ndarray, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Design (n, L, p), offset (n, L) and all-regressors-present mask (n, L) at calendar ``rows``."""
-        xs = self.reg[rows[:, :, None], self.cols[sel][:, None, :]]
-        off = self.reg[rows, self.offset[sel][:, None]] if self.offset is not None else np.zeros(rows.shape)
-        finite = np.isfinite(xs).all(axis=2) & np.isfinite(off)
-        if self.intercept:
-            xs = np.concatenate([np.ones(rows.shape + (1,)), xs], axis=2)
-        return np.where(finite[:, :, None], xs, 0.0), np.where(finite, off, 0.0), finite
+    def _take(self, code: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Column ``code[i]`` of ``reg`` at ``rows[i]``: (n, L)."""
+        if code.size and (code == code[0]).all():  # one benchmark for the whole chunk
+            return self.reg_t[code[0]].take(rows)
+        return self.reg_t.ravel().take((code * self.reg.shape[0])[:, None] + rows)
+
+    def x(self, rows: np.ndarray, sel: np.ndarray, ok: np.ndarray) -> tuple[list[np.ndarray], np.ndarray | None,
+                                                                            np.ndarray]:
+        """Regressors (list of (n, L), NaN kept), offset (n, L) or None, and ``ok`` & all-present (n, L)."""
+        xs = [self._take(self.cols[sel, j], rows) for j in range(self.cols.shape[1])]
+        off = self._take(self.offset[sel], rows) if self.offset is not None else None
+        valid = ok.copy()
+        for v in xs + ([off] if off is not None else []):
+            valid &= np.isfinite(v)
+        return xs, off, valid
+
+    @property
+    def reg_t(self) -> np.ndarray:
+        if self._reg_t is None:
+            self._reg_t = np.ascontiguousarray(self.reg.T)
+        return self._reg_t
 
 
 def _aligned(frame: pd.DataFrame | pd.Series, index: pd.DatetimeIndex, name: str) -> pd.DataFrame:
@@ -326,13 +393,15 @@ def _design(model: str, ev: pd.DataFrame, index: pd.DatetimeIndex, market, bench
         raise EventStudyError(f"market is required for model={model!r}; pass benchmark returns (DataFrame or "
                               "Series) or use model='constant_mean'")
     m = _aligned(market, index, "market")
-    code = m.columns.get_indexer(_benchmark_names(ev, m, benchmark).to_numpy())
+    names = _benchmark_names(ev, m, benchmark).to_numpy()
+    own = names.astype(str) == ev["asset"].astype(str).to_numpy()
+    code = m.columns.get_indexer(names)
     missing = code < 0
     code = np.where(missing, m.shape[1], code)
     reg = np.column_stack([m.to_numpy(), np.full(len(index), np.nan)])
     if model == "market_adjusted":
-        return _Design(reg, np.zeros((n, 0), int), code, False, missing)
-    return _Design(reg, code[:, None], None, True, missing)
+        return _Design(reg, np.zeros((n, 0), int), code, False, missing, own=own)
+    return _Design(reg, code[:, None], None, True, missing, own=own)
 
 
 # --------------------------------------------------------------------------------------------- event arrays
@@ -351,12 +420,19 @@ class _Plan:
     span: np.ndarray              # (L_evt,) bool: inside the CAR span
     min_estimation: int
 
+    @property
+    def rels(self) -> np.ndarray:
+        """Combined window: estimation periods, then event periods."""
+        return np.concatenate([self.est_rels, self.evt_rels])
+
 
 def _structural_reasons(cal: _Calendar, design: _Design, asset: np.ndarray, k0: np.ndarray, est: tuple,
                         evt: tuple, cars: tuple, overlap: str) -> np.ndarray:
     """Reasons decidable from positions alone: absent asset, no benchmark column, CAR span outside data, overlap."""
     reason = np.zeros(asset.size, dtype=np.int8)
-    reason[asset < 0] = _ASSET
+    if design.own is not None:
+        reason[design.own] = _SELF
+    reason[(reason == 0) & (asset < 0)] = _ASSET
     reason[(reason == 0) & design.missing] = _BENCH
     count = np.where(asset >= 0, cal.counts[np.maximum(asset, 0)], 0)
     lo, hi = min(w[0] for w in cars), max(w[1] for w in cars)
@@ -397,20 +473,15 @@ class _Layout:
     base: np.ndarray              # (n_clusters,) first cell of the cluster
     pairs: _estats.PairCorr
 
-    def cells(self, sel: np.ndarray, rows_s: np.ndarray) -> np.ndarray:
-        code = self.code[sel]
-        return self.base[code][:, None] + rows_s - self.lo[code][:, None]
-
 
 def _layout(plan: _Plan, code: np.ndarray, live: np.ndarray) -> _Layout:
     """Cell layout of the live events' estimation windows, cluster by cluster."""
     ncl = int(code.max(initial=-1)) + 1
     live = live[code[live] >= 0]
     a, k = plan.asset[live], plan.k0[live]
-    last = plan.cal.offsets[a] + plan.cal.counts[a] - 1
-    first_flat = np.clip(plan.cal.offsets[a] + k + plan.est_rels[0], plan.cal.offsets[a], last)
-    last_flat = np.clip(plan.cal.offsets[a] + k + plan.est_rels[-1], plan.cal.offsets[a], last)
-    lo_row, hi_row = plan.cal.rows[first_flat], plan.cal.rows[last_flat]
+    last = plan.cal.counts[a] - 1
+    lo_row = plan.cal.row_at(a, np.clip(k + plan.est_rels[0], 0, last))
+    hi_row = plan.cal.row_at(a, np.clip(k + plan.est_rels[-1], 0, last))
     lo = np.full(ncl, np.iinfo(np.int64).max)
     hi = np.full(ncl, -1, dtype=np.int64)
     np.minimum.at(lo, code[live], lo_row)
@@ -419,6 +490,18 @@ def _layout(plan: _Plan, code: np.ndarray, live: np.ndarray) -> _Layout:
     span = np.where(hi >= 0, hi - lo + 1, 0)
     base = np.concatenate([[0], np.cumsum(span)[:-1]]).astype(np.int64)
     return _Layout(code, lo, base, _estats.PairCorr(np.repeat(np.arange(ncl), span), ncl))
+
+
+def _fold(layouts: tuple[_Layout, _Layout], combo_cluster: np.ndarray) -> None:
+    """Add the (named group, cluster) cells into the cluster cells of the same calendar rows (the chunk loop
+    accumulates each event in one layout only; the cluster layout covers every event)."""
+    cl, cb = layouts
+    combo = cb.pairs.cell_cluster
+    if combo.size == 0:
+        return
+    row = cb.lo[combo] + np.arange(combo.size) - cb.base[combo]
+    dest = combo_cluster[combo]
+    cl.pairs.absorb(cb.pairs, cl.base[dest] + row - cl.lo[dest], combo_cluster)
 
 
 def _rbar(layouts: tuple[_Layout, _Layout], combo_group: np.ndarray, member: np.ndarray) -> np.ndarray:
@@ -433,43 +516,91 @@ def _rbar(layouts: tuple[_Layout, _Layout], combo_group: np.ndarray, member: np.
 
 # -------------------------------------------------------------------------------------------- chunk kernel
 def _chunk(plan: _Plan, sel: np.ndarray) -> dict[str, np.ndarray]:
-    """Fit, abnormal returns, CARs and rank/correlation inputs for the events ``sel`` (indices), all at once."""
-    a, k, cal = plan.asset[sel], plan.k0[sel], plan.cal
-    rows_e, ok_e = cal.gather(a, k, plan.evt_rels)
-    x_e, off_e, fin_e = plan.design.x(rows_e, sel)
-    valid_e = ok_e & fin_e
-    rows_s, ok_s = cal.gather(a, k, plan.est_rels)
-    x_s, off_s, fin_s = plan.design.x(rows_s, sel)
-    y_s = np.nan_to_num(cal.values[rows_s, a[:, None]])
-    mask_s = ok_s & fin_s
-    fitted = _estats.fit(y_s - off_s, x_s, mask_s)
-    reason = np.zeros(sel.size, dtype=np.int8)
-    reason[~valid_e[:, plan.span].all(axis=1)] = _BENCH
-    reason[(reason == 0) & (fitted["T"] < plan.min_estimation)] = _FEW
-    reason[(reason == 0) & fitted["singular"]] = _SINGULAR
-    y_e = np.where(valid_e, cal.values[rows_e, a[:, None]], np.nan)
-    normal = np.where(valid_e, off_e + np.einsum("ntp,np->nt", x_e, fitted["beta"]), np.nan)
-    out = {"reason": reason, "rows": rows_e, "valid": valid_e, "ret": y_e, "normal": normal, "ar": y_e - normal,
-           "s2": fitted["s2"], "dof": fitted["dof"]}
-    out.update(_abnormal(plan, out, x_e, fitted))
+    """Fit, abnormal returns, CARs and rank/correlation inputs for the events ``sel`` (indices), all at once.
+
+    One gather over the combined window (estimation periods, then event periods); the estimation residuals
+    and the event-window ARs are written side by side into one (n, T + L) matrix that is ranked once. When
+    every cell of the chunk is valid (the common case), the masking passes are skipped.
+    """
+    a, k, cal, des = plan.asset[sel], plan.k0[sel], plan.cal, plan.design
+    n_est = plan.est_rels.size
+    rows, ok = cal.gather(a, k, plan.rels)
+    xs, off, mask = des.x(rows, sel, ok)
+    y = cal.take(a, rows)
+    full = bool(mask.all())
+    mask_s, valid_e = mask[:, :n_est], mask[:, n_est:]
+    m_s = None if full else mask_s.astype(float)
+    with np.errstate(invalid="ignore"):
+        y_s = y[:, :n_est] - off[:, :n_est] if off is not None else y[:, :n_est]
+    x_s = [x[:, :n_est] for x in xs]
+    if not full:
+        y_s, x_s = np.where(mask_s, y_s, 0.0), [np.where(mask_s, x, 0.0) for x in x_s]
+    comb = np.empty(rows.shape)   # [estimation residuals | event-window ARs]
+    fitted = _estats.fit(y_s, x_s, m_s, des.intercept, out=comb[:, :n_est])
+    x_e = [x[:, n_est:] for x in xs]
+    normal = _normal(x_e, off[:, n_est:] if off is not None else None, fitted["beta"], des.intercept,
+                     plan.evt_rels.size)
+    y_e = y[:, n_est:] if full else np.where(valid_e, y[:, n_est:], np.nan)
+    if not full:
+        normal = np.where(valid_e, normal, np.nan)
+    ar = np.subtract(y_e, normal, out=comb[:, n_est:])
     resid = fitted["resid"]
-    out["pos_frac"] = ((resid > 0) & mask_s).sum(axis=1) / np.maximum(fitted["T"], 1)
-    out["U"] = _estats.uniform_ranks(np.concatenate([resid, out["ar"]], axis=1),
-                                     np.concatenate([mask_s, valid_e], axis=1))
-    out.update(resid=resid, mask_s=mask_s, rows_s=rows_s)
+    out = {"reason": _fit_reasons(plan, valid_e, fitted), "rows": rows[:, n_est:], "valid": valid_e, "ret": y_e,
+           "normal": normal, "ar": ar, "s2": fitted["s2"], "dof": fitted["dof"], "T": fitted["T"],
+           "pos_frac": np.count_nonzero(resid > 0, axis=1) / np.maximum(fitted["T"], 1)}
+    out.update(_abnormal(plan, out, x_e if full else [np.where(valid_e, x, 0.0) for x in x_e], fitted,
+                         des.intercept, full))
+    out["U"] = _estats.uniform_ranks(comb, None if full else mask)
+    out.update(resid=resid, m_s=m_s, mask=None if full else mask, rows_s=rows[:, :n_est])
     return out
 
 
-def _abnormal(plan: _Plan, out: dict, x_e: np.ndarray, fitted: dict) -> dict[str, np.ndarray]:
-    """SAR, CAR, Var(CAR) (prediction-error corrected) and BHAR per event and CAR window."""
-    s2, inv = fitted["s2"], fitted["inv"]
+def _fit_reasons(plan: _Plan, valid_e: np.ndarray, fitted: dict) -> np.ndarray:
+    """Drop reasons known after the fit: benchmark gap in the CAR span, too few observations, singular X'X."""
+    reason = np.zeros(valid_e.shape[0], dtype=np.int8)
+    reason[~valid_e[:, plan.span].all(axis=1)] = _BENCH
+    reason[(reason == 0) & (fitted["T"] < plan.min_estimation)] = _FEW
+    reason[(reason == 0) & fitted["singular"]] = _SINGULAR
+    return reason
+
+
+def _normal(x_e: list[np.ndarray], off: np.ndarray | None, beta: np.ndarray, intercept: bool,
+            l_evt: int) -> np.ndarray:
+    """Normal returns ``offset + [1, x] @ beta`` on the event window: (n, L)."""
+    lin = np.zeros((beta.shape[0], l_evt))
+    if intercept:
+        lin += beta[:, :1]
+    for j, x in enumerate(x_e, start=int(intercept)):
+        lin += x * beta[:, j:j + 1]
+    return lin if off is None else off + lin
+
+
+def _standardized(x: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """``x / sqrt(var)``, with 0 for an exact fit (x = 0 and var = 0, e.g. an asset regressed on itself) rather
+    than 0/0: such an event shows no abnormal return (its rounding-level residuals used to give 0 the same way)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        sar = out["ar"] / np.sqrt(s2[:, None] * (1.0 + _estats.leverage(x_e, inv)))
-        ar0 = np.where(out["valid"], out["ar"], 0.0)
-        car = ar0 @ plan.windows.T
-        var_car = _estats.car_variance(s2, x_e, inv, plan.windows)
-        grow_r = np.exp(np.log1p(np.where(out["valid"], out["ret"], 0.0)) @ plan.windows.T)
-        grow_n = np.exp(np.log1p(np.where(out["valid"], out["normal"], 0.0)) @ plan.windows.T)
+        out = x / np.sqrt(var)
+    out[(x == 0) & (var == 0)] = 0.0
+    return out
+
+
+def _wsum(a: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """Window sums (n, L) x (W, L) -> (n, W). einsum, not BLAS: BLAS threads thrash on a busy machine."""
+    return np.einsum("nt,wt->nw", a, windows)
+
+
+def _abnormal(plan: _Plan, out: dict, x_e: list[np.ndarray], fitted: dict, intercept: bool,
+              full: bool) -> dict[str, np.ndarray]:
+    """SAR, CAR, Var(CAR) (prediction-error corrected) and BHAR per event and CAR window.
+
+    ``x_e`` holds the event-window regressors with 0 in the invalid cells."""
+    s2, inv, valid, w = fitted["s2"], fitted["inv"], out["valid"], plan.windows
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sar = _standardized(out["ar"], s2[:, None] * (1.0 + _estats.leverage(x_e, inv, intercept)))
+        car = _wsum(out["ar"] if full else np.where(valid, out["ar"], 0.0), w)
+        var_car = _estats.car_variance(s2, x_e, inv, intercept, w)
+        grow_r = np.exp(_wsum(np.log1p(out["ret"] if full else np.where(valid, out["ret"], 0.0)), w))
+        grow_n = np.exp(_wsum(np.log1p(out["normal"] if full else np.where(valid, out["normal"], 0.0)), w))
     return {"sar": sar, "car": car, "var_car": var_car, "bhar": grow_r - grow_n}
 
 
@@ -485,38 +616,47 @@ class _Sums:
 
     def add(self, out: dict, member: np.ndarray, sel: np.ndarray) -> None:
         """Add the kept events ``sel`` of one chunk; ``member`` (n, G) is their group membership."""
-        m = member.astype(float)
-        n_est = out["mask_s"].shape[1]
-        self.u_sum += (out["U"].T @ m).T        # (A.T @ m).T: BLAS-friendly shape for a skinny m
-        est_cnt = (out["mask_s"].astype(float).T @ m).T
-        self.u_cnt[:, :n_est] += est_cnt
-        self.u_cnt[:, n_est:] += (out["valid"].astype(float).T @ m).T
-        self.e_sum += (out["resid"].T @ m).T
-        self.e_cnt += est_cnt
-        z = _estats.standardize(out["resid"], out["mask_s"])
-        for lay in self.layouts:
-            ok = lay.code[sel] >= 0
-            if ok.all():
-                cell = np.where(out["mask_s"], lay.cells(sel, out["rows_s"]), 0)
-                lay.pairs.add(z, out["mask_s"], cell, lay.code[sel])
-            elif ok.any():
-                cell = np.where(out["mask_s"][ok], lay.cells(sel[ok], out["rows_s"][ok]), 0)
-                lay.pairs.add(z[ok], out["mask_s"][ok], cell, lay.code[sel[ok]])
+        m = member.astype(float)             # (n, G): group sums as small einsum contractions
+        n_est = self.e_sum.shape[1]
+        self.u_sum += np.einsum("ng,nt->gt", m, out["U"])
+        self.e_sum += np.einsum("ng,nt->gt", m, out["resid"])
+        if out["mask"] is None:
+            cnt = m.sum(axis=0)[:, None]
+        else:
+            cnt = np.einsum("ng,nt->gt", m, out["mask"].astype(float))
+        self.u_cnt += cnt
+        self.e_cnt += cnt[:, :n_est]
+        z = _estats.standardize(out["resid"], out["m_s"], out["T"])
+        zz = np.einsum("nt,nt->n", z, z)
+        named = self.layouts[1].code[sel] >= 0   # events of a named group go to (group, cluster) cells only;
+        for lay, these in zip(self.layouts, (~named, named)):  # _rbar folds those into the cluster cells
+            if these.all():
+                these = slice(None)
+            elif not these.any():
+                continue
+            code = lay.code[sel[these]]
+            flat = out["rows_s"][these] + (lay.base - lay.lo)[code][:, None]
+            if out["m_s"] is not None:
+                flat[out["m_s"][these] == 0] = lay.pairs.cell_cluster.size  # the spare (dropped) cell
+            t_obs = out["T"][these]
+            run = (t_obs == n_est) & (flat[:, -1] - flat[:, 0] == n_est - 1)  # all valid, consecutive rows
+            lay.pairs.add(z[these], flat, zz[these], t_obs, code, run)
 
 
 # ------------------------------------------------------------------------------------------------- statistics
 def _test_rows(car: np.ndarray, scar: np.ndarray, dof: np.ndarray, pos: np.ndarray, rbar: float,
                corrado: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """All six tests for one group: {test: (statistic (W,), p-value (W,))} from its events' (n, W) CAR/SCAR."""
-    n = car.shape[0]
+    """All six tests for one group: {test: (statistic (W,), p-value (W,))} from its events' CAR/SCAR given
+    window by window, (W, n) (rows are contiguous: fast reductions)."""
+    n = car.shape[1]
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # groups with 0 or 1 event give NaN statistics
-        t_cs = car.mean(axis=0) / (car.std(axis=0, ddof=1) / np.sqrt(n))
-        patell = scar.sum(axis=0) / np.sqrt((dof / (dof - 2.0)).sum())
-        bmp = scar.mean(axis=0) / (scar.std(axis=0, ddof=1) / np.sqrt(n))
+        t_cs = car.mean(axis=1) / (car.std(axis=1, ddof=1) / np.sqrt(n))
+        patell = scar.sum(axis=1) / np.sqrt((dof / (dof - 2.0)).sum())
+        bmp = scar.mean(axis=1) / (scar.std(axis=1, ddof=1) / np.sqrt(n))
         kp = bmp * np.sqrt((1.0 - rbar) / (1.0 + (n - 1) * rbar))
         p_hat = pos.mean()
-        sign = ((car > 0).sum(axis=0) - n * p_hat) / np.sqrt(n * p_hat * (1.0 - p_hat))
+        sign = (np.count_nonzero(car > 0, axis=1) - n * p_hat) / np.sqrt(n * p_hat * (1.0 - p_hat))
     df = max(n - 1, 1)
     t2, z2 = _estats.two_sided_t, _estats.two_sided_norm
     return {"t_cs": (t_cs, t2(t_cs, df)), "patell": (patell, z2(patell)), "bmp": (bmp, t2(bmp, df)),
@@ -554,14 +694,35 @@ def _window_label(w: tuple[int, int]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------ frames
+def _event_columns(ev: pd.DataFrame, kept: np.ndarray, repeats: int | np.ndarray) -> dict[str, object]:
+    """event_id, asset and group of the kept events, each repeated ``repeats`` times (fresh arrays).
+
+    pandas infers the column dtypes once, on the events (as a frame built from the repeated object arrays
+    would, at 20x the cost); object columns are then passed as object Series so that no second inference runs.
+    """
+    small = pd.DataFrame({c: ev[c].to_numpy()[kept] for c in ("event_id", "asset", "group")})
+    take = np.repeat(np.arange(kept.size), repeats)
+    return {c: pd.Series(col.to_numpy().take(take), dtype=object, copy=False) if col.dtype == object
+            else col.array.take(take) for c, col in small.items()}
+
+
+def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """DataFrame over freshly built column arrays without the consolidation copy (every array is our own)."""
+    return pd.DataFrame(columns, copy=False)
+
+
 def _ar_frame(ev: pd.DataFrame, kept: np.ndarray, res: dict, plan: _Plan) -> pd.DataFrame:
-    e, j = np.nonzero(res["valid"])
-    src = kept[e]
-    return pd.DataFrame({
-        "event_id": ev["event_id"].to_numpy()[src], "asset": ev["asset"].to_numpy()[src],
-        "group": ev["group"].to_numpy()[src], "rel": plan.evt_rels[j],
-        "timestamp": plan.cal.index[res["rows"][e, j]], "ret": res["ret"][e, j],
-        "normal": res["normal"][e, j], "ar": res["ar"][e, j], "sar": res["sar"][e, j]})
+    valid = res["valid"]
+    if valid.all():  # every event-window cell exists: plain reshapes
+        cols = _event_columns(ev, kept, valid.shape[1])
+        cols.update(rel=np.tile(plan.evt_rels, valid.shape[0]), timestamp=plan.cal.index.take(res["rows"].ravel()))
+        cols.update({k: res[k].ravel() for k in ("ret", "normal", "ar", "sar")})
+        return _frame(cols)
+    e, j = np.nonzero(valid)
+    cols = _event_columns(ev, kept, np.count_nonzero(valid, axis=1))
+    cols.update(rel=plan.evt_rels[j], timestamp=plan.cal.index.take(res["rows"][e, j]))
+    cols.update({k: res[k][e, j] for k in ("ret", "normal", "ar", "sar")})
+    return _frame(cols)
 
 
 def _car_frame(ev: pd.DataFrame, kept: np.ndarray, res: dict, plan: _Plan, cars: tuple) -> pd.DataFrame:
@@ -570,15 +731,15 @@ def _car_frame(ev: pd.DataFrame, kept: np.ndarray, res: dict, plan: _Plan, cars:
     last = np.array([np.flatnonzero(plan.evt_rels == w[1])[0] for w in cars])
     with np.errstate(invalid="ignore", divide="ignore"):
         se = np.sqrt(res["var_car"])
-        scar = res["car"] / se
-    src = np.repeat(kept, n_w)
+        scar = _standardized(res["car"], res["var_car"])
     idx = plan.cal.index
-    return pd.DataFrame({
-        "event_id": ev["event_id"].to_numpy()[src], "asset": ev["asset"].to_numpy()[src],
-        "group": ev["group"].to_numpy()[src], "window": np.tile([_window_label(w) for w in cars], n),
-        "start": idx[res["rows"][:, first].ravel()], "end": idx[res["rows"][:, last].ravel()],
-        "car": res["car"].ravel(), "car_se": se.ravel(), "scar": scar.ravel(), "t": scar.ravel(),
+    cols = _event_columns(ev, kept, n_w)
+    cols.update({
+        "window": np.tile(np.array([_window_label(w) for w in cars], dtype=object), n),
+        "start": idx.take(res["rows"][:, first].ravel()), "end": idx.take(res["rows"][:, last].ravel()),
+        "car": res["car"].ravel(), "car_se": se.ravel(), "scar": scar.ravel(), "t": scar.ravel().copy(),
         "p": _estats.two_sided_t(scar, res["dof"][:, None]).ravel(), "bhar": res["bhar"].ravel()})
+    return _frame(cols)
 
 
 def _group_frames(res: dict, member: np.ndarray, groups: list[str], sums: _Sums, plan: _Plan, cars: tuple,
@@ -588,29 +749,40 @@ def _group_frames(res: dict, member: np.ndarray, groups: list[str], sums: _Sums,
     rbar = [params["rbar"][g] for g in groups]
     rng = np.random.default_rng(params["seed"])
     aar_rows, caar_rows, stat_rows = [], [], []
+    aar_sum, aar_cnt = _group_sums(res["ar"], res["valid"], member)
     with np.errstate(invalid="ignore", divide="ignore"):
-        scar = res["car"] / np.sqrt(res["var_car"])
+        car_t = np.ascontiguousarray(res["car"].T)                  # (W, n): window by window
+        scar_t = _standardized(car_t, res["var_car"].T)
     for g, name in enumerate(groups):
         sel = member[:, g]
         n = int(sel.sum())
-        cnt = res["valid"][sel].sum(axis=0)
-        aar = np.where(cnt > 0, np.where(res["valid"][sel], res["ar"][sel], 0.0).sum(axis=0) / np.maximum(cnt, 1),
-                       np.nan)
+        cnt = aar_cnt[g]
+        aar = np.where(cnt > 0, aar_sum[g] / np.maximum(cnt, 1), np.nan)
         aar_rows.append(pd.DataFrame({"group": name, "rel": plan.evt_rels, "aar": aar,
                                       "caar": np.nancumsum(aar), "n": cnt}))
-        caar = res["car"][sel].mean(axis=0) if n else np.full(len(cars), np.nan)
+        car_g = car_t[:, sel]
+        caar = car_g.mean(axis=1) if n else np.full(len(cars), np.nan)
         e_aar = np.where(sums.e_cnt[g] > 0, sums.e_sum[g] / np.maximum(sums.e_cnt[g], 1), np.nan)
         lo, hi = _bootstrap(e_aar, caar, plan.windows.sum(axis=1), params["n_boot"], params["block"],
                             params["alpha"], rng)
         caar_rows.append(pd.DataFrame({"group": name, "window": labels, "caar": caar, "n": n,
                                        "boot_lo": lo, "boot_hi": hi}))
         corr = _corrado(sums.u_sum[g], sums.u_cnt[g], plan.est_rels.size, plan.windows)
-        tests = _test_rows(res["car"][sel], scar[sel], res["dof"][sel], res["pos_frac"][sel], rbar[g], corr)
+        tests = _test_rows(car_g, scar_t[:, sel], res["dof"][sel], res["pos_frac"][sel], rbar[g], corr)
         for test, (stat, pval) in tests.items():
             stat_rows.append(pd.DataFrame({"group": name, "window": labels, "test": test, "statistic": stat,
                                            "p_value": pval, "n": n}))
     return (pd.concat(aar_rows, ignore_index=True), pd.concat(caar_rows, ignore_index=True),
             pd.concat(stat_rows, ignore_index=True))
+
+
+def _group_sums(ar: np.ndarray, valid: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per group and relative period: sum of the valid ARs (G, L) and their count (G, L, int64)."""
+    m = member.astype(float)
+    if valid.all():
+        return np.einsum("ng,nt->gt", m, ar), np.repeat(member.sum(axis=0)[:, None], ar.shape[1], axis=1)
+    cnt = np.rint(np.einsum("ng,nt->gt", m, valid.astype(float))).astype(np.int64)
+    return np.einsum("ng,nt->gt", m, np.where(valid, ar, 0.0)), cnt
 
 
 # -------------------------------------------------------------------------------------------------------- API
@@ -686,40 +858,40 @@ def _run(plan: _Plan, ev: pd.DataFrame, cars: tuple, params: dict) -> EventStudy
     combo_group = np.zeros(int(combo.max(initial=-1)) + 1, dtype=int)
     gidx = pd.Index(groups).get_indexer(ev["group"])
     combo_group[combo[named]] = gidx[named]
+    combo_cluster = np.zeros_like(combo_group)
+    combo_cluster[combo[named]] = cluster[named]
     layouts = (_layout(plan, cluster, live), _layout(plan, combo, live))
     n_comb, n_est = plan.est_rels.size + plan.evt_rels.size, plan.est_rels.size
     sums = _Sums(np.zeros((len(groups), n_comb)), np.zeros((len(groups), n_comb)), np.zeros((len(groups), n_est)),
                  np.zeros((len(groups), n_est)), layouts)
-    keys = ("rows", "valid", "ret", "normal", "ar", "sar", "car", "var_car", "bhar", "s2", "dof", "pos_frac")
-    parts: dict[str, list] = {k: [] for k in keys}
-    kept_parts = []
+    res = _allocate(live.size, plan.evt_rels.size, len(cars))
+    keep = np.zeros(live.size, dtype=bool)
     for start in range(0, live.size, _CHUNK):
         sel = live[start:start + _CHUNK]
         out = _chunk(plan, sel)
         plan.reason[sel] = out["reason"]
         ok = out["reason"] == 0
-        sub = {k: v[ok] for k, v in out.items() if k not in ("reason",)}
-        sums.add(sub, member[sel[ok]], sel[ok])
-        for k in keys:
-            parts[k].append(sub[k])
-        kept_parts.append(sel[ok])
-    kept = np.concatenate(kept_parts) if kept_parts else np.zeros(0, int)
-    res = _stack(parts, plan, len(cars))
+        keep[start:start + sel.size] = ok
+        for k, v in res.items():
+            v[start:start + sel.size] = out[k]
+        if not ok.all():
+            out = {k: (out[k][ok] if out[k] is not None else None) for k in ("U", "mask", "resid", "m_s", "T",
+                                                                            "rows_s")}
+        sums.add(out, member[sel[ok]], sel[ok])
+    if not keep.all():
+        res = {k: v[keep] for k, v in res.items()}
+    kept = live[keep]  # ascending, like ``live``
+    _fold(layouts, combo_cluster)
     params = {**params, "rbar": dict(zip(groups, _rbar(layouts, combo_group, member[kept]).tolist()))}
     return _result(plan, ev, kept, res, member[kept], groups, sums, cars, params)
 
 
-def _stack(parts: dict[str, list], plan: _Plan, n_w: int) -> dict[str, np.ndarray]:
-    """Concatenate chunk outputs (empty arrays of the right shape when nothing survived)."""
-    l_evt = plan.evt_rels.size
-    empty = {"rows": (0, l_evt), "valid": (0, l_evt), "car": (0, n_w), "var_car": (0, n_w), "bhar": (0, n_w)}
-    res = {}
-    for k, v in parts.items():
-        if v:
-            res[k] = np.concatenate(v)
-        else:
-            res[k] = np.zeros(empty.get(k, (0, l_evt) if k in ("ret", "normal", "ar", "sar") else (0,)),
-                              dtype=bool if k == "valid" else (int if k == "rows" else float))
+def _allocate(n: int, l_evt: int, n_w: int) -> dict[str, np.ndarray]:
+    """Per-event output arrays for ``n`` live events, filled chunk by chunk."""
+    res = {"rows": np.zeros((n, l_evt), np.int32), "valid": np.zeros((n, l_evt), bool)}
+    res.update({k: np.empty((n, l_evt)) for k in ("ret", "normal", "ar", "sar")})
+    res.update({k: np.empty((n, n_w)) for k in ("car", "var_car", "bhar")})
+    res.update({k: np.empty(n) for k in ("s2", "dof", "pos_frac")})
     return res
 
 
@@ -740,8 +912,5 @@ def _result(plan: _Plan, ev: pd.DataFrame, kept: np.ndarray, res: dict, member: 
                  "its next trading period", moved)
     params = {**params, "n_events": len(ev), "n_kept": int(kept.size), "groups": groups,
               "n_anchored_later": moved}
-    order = np.argsort(kept, kind="stable")
-    res = {k: v[order] for k, v in res.items()}
-    kept = kept[order]
     return EventStudyResult(_ar_frame(ev, kept, res, plan), _car_frame(ev, kept, res, plan, cars), aar, caar,
                             stats, dropped, params)

@@ -8,6 +8,15 @@ Rolling statistics are vectorised: window sums come from cumulative sums over th
 per window length, no Python loop per window). A window is the last ``w`` rows; a row enters a window's
 statistics only when every series involved has a value there (pairwise/listwise complete), and a window needs
 ``min_periods`` such rows (default ``w``: complete windows).
+
+Clocks and short series (:func:`load_inputs`, :func:`clock_info`, :func:`study_window`): with
+``clock="close_only"`` no crypto return mixes a UTC-day close with an intraday snapshot. ``short_series="truncate"``
+(default) runs the sample to Bitcoin's last UTC close (or the equities' shared last date, if earlier) and sets
+every crypto series whose closes end earlier to NaN after its own close end; ``"cut"`` ends everyone at the
+earliest close end. Baskets average the members present each row, so a truncated member simply leaves them
+(:func:`basket_membership` counts members per row). Rolling statistics and the rolling two-factor model are computed
+on those basket return series unchanged: a window that spans a membership change mixes the basket before and after
+it (the notebook marks the dates); the statistics themselves never fill or bridge a missing member.
 """
 
 from __future__ import annotations
@@ -38,6 +47,18 @@ class DivergenceError(ValueError):
 
 class LateStartWarning(UserWarning):
     """Assets listed after the base date start at their own first price (an expected, reportable notice)."""
+
+
+class TruncationWarning(UserWarning):
+    """Crypto series ending before the sample's end are truncated at their own close end (a reportable notice)."""
+
+
+class CapCoverageWarning(UserWarning):
+    """Members of a cap-weighted basket without a known market cap on some days (left out of the weights there)."""
+
+
+class EndRuleWarning(UserWarning):
+    """The study end was cut by ``min_basket_share`` (a basket would end with too few members; reportable)."""
 
 
 # ---------------------------------------------------------------------------------------- inputs
@@ -198,13 +219,26 @@ def close_clock_end(clocks: pd.DataFrame) -> pd.Timestamp:
     return ends.min()
 
 
+#: Values of the ``short_series`` option (``clock="close_only"``): what to do with crypto series whose UTC closes
+#: end before the benchmark's.
+SHORT_SERIES: tuple[str, ...] = ("truncate", "cut")
+#: The crypto benchmark whose close clock ends the default ``short_series="truncate"`` sample.
+BENCHMARK = "bitcoin"
+
+
+def _check_choice(name: str, value: object, valid: Sequence[str]) -> None:
+    if value not in valid:
+        raise DivergenceError(f"parameter {name}={value!r} is not valid; use one of {', '.join(valid)}")
+
+
 @dataclass
 class ClockInfo:
-    """What the ``clock`` option decided: per-asset close ends, the cut, and which assets mix clocks.
+    """What the ``clock`` option decided: per-asset close ends, the cut, truncations, and mixed clocks.
 
-    ``cut`` is the end date imposed on the sample (None: no cut); ``binding`` the assets whose close data ends
-    at the cut; ``mixed`` maps the assets whose series turn to snapshots on or before ``end`` (the end the
-    sample will have) to their first snapshot date.
+    ``cut`` is the end date imposed on the sample (None: no cut); ``binding`` the crypto assets whose close data
+    ends at the cut; ``end`` the end the sample will have; ``mixed`` maps the assets whose series turn to
+    snapshots on or before ``end`` (and are not truncated) to their first snapshot date; ``truncated`` maps the
+    assets set to NaN after their own close end (``short_series="truncate"``) to that date.
     """
 
     clock: str
@@ -213,50 +247,117 @@ class ClockInfo:
     binding: list[str]
     end: pd.Timestamp | None
     mixed: dict
+    short_series: str = "cut"
+    truncated: dict = field(default_factory=dict)
+    benchmark: str | None = None
 
     def as_dict(self) -> dict:
         """JSON-ready form (ISO dates) for ``attrs`` and summaries."""
         iso = lambda t: None if t is None or pd.isna(t) else str(pd.Timestamp(t).date())
-        return {"clock": self.clock, "cut": iso(self.cut), "binding": self.binding, "end": iso(self.end),
+        return {"clock": self.clock, "short_series": self.short_series, "benchmark": self.benchmark,
+                "cut": iso(self.cut), "binding": self.binding, "end": iso(self.end),
                 "close_end": {a: iso(t) for a, t in self.ends["close_end"].items()},
                 "first_snapshot": {a: iso(t) for a, t in self.ends["first_snapshot"].items()},
-                "mixed": {a: iso(t) for a, t in self.mixed.items()}}
+                "mixed": {a: iso(t) for a, t in self.mixed.items()},
+                "truncated": {a: iso(t) for a, t in self.truncated.items()}}
+
+
+def _truncation_end(ends: pd.DataFrame, benchmark: str, others_end: pd.Timestamp | None) -> tuple[pd.Timestamp, str]:
+    """Default ``truncate`` end: min(benchmark's close end, ``others_end``), and the benchmark actually used.
+
+    Without ``benchmark`` among the columns, the latest close end of any column stands in for it.
+    """
+    close = ends["close_end"]
+    bench = benchmark if benchmark in close.index else close.idxmax()
+    end = close[bench]
+    return (end if others_end is None else min(end, others_end)), bench
+
+
+def _check_after_base(close: pd.Series, limit: pd.Timestamp, base: pd.Timestamp | None) -> None:
+    """Raise when a column's close data ends on or before ``base`` (it would have no return in the study)."""
+    late = close.index[close <= base].tolist() if base is not None else []
+    if late and limit <= base:
+        raise DivergenceError(f"parameter clock='close_only': the close-clock data of {late} ends "
+                              f"{close.min().date()}, on or before base_date={base.date()}; drop them or use "
+                              "clock='any'")
+    if late:
+        raise DivergenceError(f"parameter short_series='truncate': the close-clock data of {late} ends "
+                              f"{close[late].max().date()}, on or before base_date={base.date()}; drop them, "
+                              "use a later base_date or clock='any'")
 
 
 def clock_info(clocks: pd.DataFrame, clock: str = "close_only", end: pd.Timestamp | None = None,
-               base: pd.Timestamp | None = None) -> ClockInfo:
-    """Apply the ``clock`` option to the crypto columns' clocks (see :func:`load_inputs`).
+               base: pd.Timestamp | None = None, short_series: str = "truncate", benchmark: str = BENCHMARK,
+               others_end: pd.Timestamp | None = None) -> ClockInfo:
+    """Apply the ``clock`` and ``short_series`` options to the crypto columns' clocks (see :func:`load_inputs`).
 
-    With ``clock="close_only"`` and no explicit ``end`` the sample is cut at :func:`close_clock_end` (which
-    must be after ``base``); an explicit ``end`` is kept, and the assets whose snapshots start on or before it
-    are listed in ``mixed``. With ``clock="any"`` nothing is cut; ``mixed`` is measured against ``end`` or, when
-    None, against the last date all columns have a row.
+    ``clock="close_only"`` keeps every crypto return between UTC closes:
+
+    - ``short_series="truncate"`` (default): without an explicit ``end`` the sample ends at
+      min(``benchmark``'s close end, ``others_end``: the equities' shared last date); every column whose close
+      data ends earlier (also with an explicit ``end``) is listed in ``truncated`` with its own close end.
+    - ``short_series="cut"``: without ``end`` everyone ends at :func:`close_clock_end` (must be after ``base``);
+      an explicit ``end`` is kept, and the assets whose snapshots start on or before it are listed in ``mixed``.
+
+    ``clock="any"``: nothing is cut or truncated; ``mixed`` is measured against ``end`` or, when None, against
+    the last date all columns have a row.
     """
-    if clock not in CLOCKS:
-        raise DivergenceError(f"parameter clock={clock!r} is not valid; use one of {', '.join(CLOCKS)}")
+    _check_choice("clock", clock, CLOCKS)
+    _check_choice("short_series", short_series, SHORT_SERIES)
     ends = close_clock_ends(clocks)
-    cut = close_clock_end(clocks) if clock == "close_only" and end is None and clocks.shape[1] else None
-    if cut is not None and base is not None and cut <= base:
-        late = ends.index[ends["close_end"] <= base].tolist()
-        raise DivergenceError(f"parameter clock='close_only': the close-clock data of {late} ends "
-                              f"{cut.date()}, on or before base_date={base.date()}; drop them or use clock='any'")
+    truncate = clock == "close_only" and short_series == "truncate" and clocks.shape[1] > 0
+    cut, bench, truncated = None, None, {}
+    if truncate:
+        close_clock_end(clocks)  # one-line error for columns without any close row
+        cut, bench = _truncation_end(ends, benchmark, others_end) if end is None else (None, benchmark)
+        limit = cut if cut is not None else end
+        truncated = {a: t for a, t in ends["close_end"].items() if t < limit}
+        _check_after_base(ends["close_end"], limit, base)
+    elif clock == "close_only" and end is None and clocks.shape[1]:
+        cut = close_clock_end(clocks)
+        _check_after_base(ends["close_end"], cut, base)
     binding = ends.index[ends["close_end"] == cut].tolist() if cut is not None else []
     study_end = cut if cut is not None else end
     if study_end is None and clocks.shape[1]:
         study_end = clocks.apply(lambda c: c.last_valid_index()).min()
     snap = ends["first_snapshot"].dropna()
-    mixed = {a: t for a, t in snap.items() if study_end is not None and t <= study_end}
-    return ClockInfo(clock, ends, cut, binding, study_end, mixed)
+    mixed = {a: t for a, t in snap.items() if study_end is not None and t <= study_end and a not in truncated}
+    return ClockInfo(clock, ends, cut, binding, study_end, mixed, short_series if clock == "close_only" else "cut",
+                     truncated, bench)
+
+
+def truncate_short_series(frame: pd.DataFrame, truncated: Mapping[str, object]) -> pd.DataFrame:
+    """Set each column in ``truncated`` to NaN after its date (never filled); other columns unchanged.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Prices or returns (UTC DatetimeIndex, one column per asset id); ``attrs`` are kept.
+    truncated : mapping
+        Asset id -> last date kept (date-like, e.g. :attr:`ClockInfo.truncated`); ids not in ``frame`` are
+        ignored. On a session index a row labelled after the date is dropped, so an asset whose data ends on a
+        weekend leaves with the last session it completes.
+    """
+    cols = [a for a in truncated if a in frame.columns]
+    if not cols:
+        return frame
+    last = np.array([R._utc(truncated[a], f"truncated[{a!r}]").value for a in cols])
+    after = frame.index.asi8[:, None] > last[None, :]
+    out = frame.copy()
+    out[cols] = out[cols].mask(after)
+    out.attrs = dict(frame.attrs)
+    return out
 
 
 # ---------------------------------------------------------------------------------------- data caveats
 
-def data_caveats(prices: pd.DataFrame, base: object, end: object, sources: Iterable[str] | None = None
-                 ) -> pd.DataFrame:
+def data_caveats(prices: pd.DataFrame, base: object, end: object, sources: Iterable[str] | None = None,
+                 truncated: Mapping[str, object] | None = None) -> pd.DataFrame:
     """Data-quality caveats of a study's assets, from :mod:`capflow.data.quality`, relative to ``[base, end]``.
 
     The quality report covers each asset from the first row of ``prices`` to the end of its data (so switches
-    after the study's end are listed too); gaps and clock switches are then placed relative to the window.
+    after the study's end are listed too); gaps and clock switches are then placed relative to the window,
+    which for an asset in ``truncated`` (``Study.truncated``: asset -> last date kept) ends at that date.
 
     Returns
     -------
@@ -264,8 +365,9 @@ def data_caveats(prices: pd.DataFrame, base: object, end: object, sources: Itera
         Indexed by asset id: ``symbol``, ``sources`` (source tags with row counts), ``coverage_pct``,
         ``longest_gap`` (``"start..end"`` of the longest gap in the data, or ""), ``longest_gap_missing``,
         ``clock_switches``, ``first_snapshot`` (first switch from a close to an intraday snapshot, NaT if
-        none), ``snapshot_in_study`` (that switch is on or before ``end``), ``gaps_in_study`` (gaps overlapping
-        the window) and ``study_gaps`` (their ``start..end (detail)``, longest first, ``"; "``-joined).
+        none), ``snapshot_in_study`` (that switch is on or before the asset's end), ``gaps_in_study`` (gaps
+        overlapping the asset's window) and ``study_gaps`` (their ``start..end (detail)``, longest first,
+        ``"; "``-joined).
     """
     from capflow.data import quality
 
@@ -273,7 +375,8 @@ def data_caveats(prices: pd.DataFrame, base: object, end: object, sources: Itera
     ids = list(prices.columns)
     rep = quality.quality_report(ids, prices.index[0], None, sources=sources).set_index("asset")
     iss = quality.quality_issues(ids, prices.index[0], None, sources=sources)
-    gaps = iss[(iss["kind"] == "gap") & (iss["start"] <= e) & (iss["end"] >= b)]
+    own_end = pd.Series({a: R._utc((truncated or {}).get(a, e), "truncated") for a in ids})
+    gaps = iss[(iss["kind"] == "gap") & (iss["start"] <= iss["asset"].map(own_end)) & (iss["end"] >= b)]
     gaps = gaps.assign(_len=gaps["end"] - gaps["start"]).sort_values(["asset", "_len"], ascending=[True, False])
     day = lambda t: str(pd.Timestamp(t).date())
     span = lambda g: f"{day(g.start)}..{day(g.end)} ({g.detail})"
@@ -283,10 +386,11 @@ def data_caveats(prices: pd.DataFrame, base: object, end: object, sources: Itera
                         zip(rep["longest_gap_start"], rep["longest_gap_end"])],
         "longest_gap_missing": rep["longest_gap_missing"], "clock_switches": rep["clock_switches"],
         "first_snapshot": pd.to_datetime(rep["first_clock_switch"], utc=True)})
-    out["snapshot_in_study"] = out["first_snapshot"].notna() & (out["first_snapshot"] <= e)
+    ends = own_end.reindex(out.index)
+    out["snapshot_in_study"] = out["first_snapshot"].notna() & (out["first_snapshot"] <= ends)
     out["gaps_in_study"] = gaps.groupby("asset").size().reindex(out.index, fill_value=0)
-    out["study_gaps"] = gaps.groupby("asset").apply(lambda g: "; ".join(span(r) for r in g.itertuples()),
-                                                    include_groups=False).reindex(out.index).fillna("")
+    joined = {a: "; ".join(span(r) for r in g.itertuples()) for a, g in gaps.groupby("asset")}  # few assets
+    out["study_gaps"] = pd.Series(joined, dtype=object).reindex(out.index).fillna("")
     return out.loc[ids]
 
 
@@ -340,6 +444,19 @@ def _first(items: list[str], n: int) -> str:
 
 def _clock_line(clock: Mapping, end) -> str:
     mixed = {a: d for a, d in clock.get("mixed", {}).items() if d is not None}
+    cut = clock.get("membership_cut")
+    if cut:
+        return (f"- **Like with like, enough members (clock='{clock.get('clock')}', min_basket_share="
+                f"{cut['min_basket_share']}).** Without an end date the sample would end on {cut['uncut_end']} "
+                f"({cut['uncut_rule']}), but {_by_date(cut['exits'], 'have their last UTC close on')}, which "
+                f"would leave {cut['thin']} with fewer than {cut['min_basket_share']:.0%} of their members; the "
+                f"sample ends on {end}, the last session every basket keeps at least that share. Set `end_date` "
+                "to keep the thin tail (it is then reported), or min_basket_share=None.")
+    if clock.get("clock") == "close_only" and clock.get("short_series") == "truncate" and any(
+            clock.get("truncated", {}).values()):
+        first = min(d for d in clock["truncated"].values() if d)
+        return (f"- **Like with like (clock='close_only', short_series='truncate').** {truncation_note(clock, end)}"
+                f" Set short_series='cut' to end everyone on {first}, or clock='any' to keep the snapshots.")
     if clock.get("cut"):
         ends = sorted({d for a, d in clock["close_end"].items() if d and a not in clock["binding"]})
         later = f" Without them the close-clock sample could run to {ends[0]}." if ends else ""
@@ -357,10 +474,11 @@ def _clock_line(clock: Mapping, end) -> str:
 # ---------------------------------------------------------------------------------------- expected warnings
 
 def expected_warnings() -> tuple[type[Warning], ...]:
-    """Warning classes a report shows as notes rather than as warnings: offline fallback, late start."""
+    """Warning classes a report shows as notes rather than as warnings: offline fallback, late start,
+    truncated short series, basket members without market caps, an end cut by ``min_basket_share``."""
     from capflow.data import OfflineFallbackWarning
 
-    return (OfflineFallbackWarning, LateStartWarning)
+    return (OfflineFallbackWarning, LateStartWarning, TruncationWarning, CapCoverageWarning, EndRuleWarning)
 
 
 def call_with_notes(fn, *args, expected: tuple[type[Warning], ...] | None = None, **kwargs):
@@ -396,17 +514,126 @@ def basket_table(returns: pd.DataFrame, baskets: Mapping[str, list[str]],
                  caps: pd.DataFrame | None = None) -> pd.DataFrame:
     """Daily-rebalanced basket returns: ``"<name>"`` equal-weighted and ``"<name> (cap)"`` cap-weighted.
 
-    Cap-weighted columns exist for baskets whose every member has a column in ``caps`` (crypto market caps:
-    sparse, the last known cap before each day is used, see :func:`capflow.returns.basket_returns`).
+    Each row averages the members that have a return there (weights renormalised over them, see
+    :func:`capflow.returns.basket_returns`): a member with no bar, or truncated, is out of the basket that row.
+    A cap-weighted column exists for baskets where at least one member has a market cap in ``caps`` (crypto
+    caps: sparse, the last cap known before each day is used); members without a known cap on a day are left
+    out of the cap weights that day, and a :class:`CapCoverageWarning` names them with the days concerned.
     """
     out = {}
     for name, members in baskets.items():
         out[name] = R.basket_returns(returns[members])
-        if caps is not None and all(m in caps.columns and caps[m].notna().any() for m in members):
-            out[f"{name} (cap)"] = R.basket_returns(returns[members], weights=caps[members])
+        if caps is not None and caps.reindex(columns=members).notna().any().any():
+            weights = caps.reindex(columns=members)
+            _warn_uncapped(name, returns[members], weights)
+            out[f"{name} (cap)"] = R.basket_returns(returns[members], weights=weights)
     frame = pd.DataFrame(out)
     frame.attrs.update({k: v for k, v in returns.attrs.items() if k.startswith("calendar")})
     return frame
+
+
+def uncapped_days(returns: pd.DataFrame, caps: pd.DataFrame) -> pd.Series:
+    """Per member: rows with a return but no market cap known before that row (out of the cap weights)."""
+    known = R._cap_weights(returns, caps.reindex(columns=returns.columns))
+    return (returns.notna() & known.isna()).sum()
+
+
+def _warn_uncapped(name: str, returns: pd.DataFrame, caps: pd.DataFrame) -> None:
+    miss, have = uncapped_days(returns, caps), returns.notna().sum()
+    miss = miss[miss > 0]
+    if len(miss):
+        warnings.warn(f"cap-weighted basket {name!r}: no market cap known on " + ", ".join(
+            f"{m} of {have[a]} days for {_assets.symbol(a)}" for a, m in miss.items()) + "; those members are left"
+            " out of the cap weights on those days (the equal-weighted basket keeps them)",
+            CapCoverageWarning, stacklevel=3)
+
+
+def basket_membership(returns: pd.DataFrame, baskets: Mapping[str, list[str]]) -> pd.DataFrame:
+    """Members with a return on each row, per basket (the equal-weighted basket's size that row).
+
+    Returns
+    -------
+    DataFrame
+        Same index as ``returns``, one integer column per basket name.
+    """
+    return pd.DataFrame({name: returns[members].notna().sum(axis=1) for name, members in baskets.items()})
+
+
+def membership_spans(size: pd.Series) -> pd.DataFrame:
+    """Runs of constant basket size: ``start``, ``end`` (first and last row of the run), ``rows``, ``members``.
+
+    Parameters
+    ----------
+    size : Series
+        One column of :func:`basket_membership` (UTC DatetimeIndex).
+    """
+    run = size.ne(size.shift()).cumsum()
+    ts = size.index.to_series()
+    out = pd.DataFrame({"start": ts.groupby(run).first(), "end": ts.groupby(run).last(),
+                        "rows": size.groupby(run).size(), "members": size.groupby(run).first().astype(int)})
+    return out.reset_index(drop=True)
+
+
+def thin_tail(level: pd.Series, size: pd.Series, min_share: float = 0.5) -> dict | None:
+    """How much of a basket's result comes from its final rows with few members (after truncations).
+
+    Parameters
+    ----------
+    level : Series
+        The basket's level from its base row (e.g. ``Study.levels[name]``, 100 at the base), UTC index.
+    size : Series
+        Its :func:`basket_membership` column (same index).
+    min_share : float
+        A row is *thin* when fewer than ``min_share`` x the basket's largest membership are present.
+
+    Returns
+    -------
+    dict or None
+        None when the last row is not thin; else ``last_full`` (last row before the thin tail), ``rows`` (thin
+        rows at the end), ``members`` (at the last row), ``cum_return_full`` (from the first row to
+        ``last_full``) and ``tail_return`` (over the thin tail).
+    """
+    full = size >= min_share * size.max()
+    if full.iloc[-1] or not full.any():
+        return None
+    last_full = full[full].index[-1]
+    lv = level.ffill()
+    return {"last_full": last_full, "rows": int((size.index > last_full).sum()), "members": int(size.iloc[-1]),
+            "cum_return_full": float(lv.loc[last_full] / lv.iloc[0] - 1.0),
+            "tail_return": float(lv.iloc[-1] / lv.loc[last_full] - 1.0)}
+
+
+def membership_end(size: pd.DataFrame, min_share: float) -> pd.Timestamp | None:
+    """Last row at which every basket has at least ``min_share`` x its largest membership.
+
+    Parameters
+    ----------
+    size : DataFrame
+        :func:`basket_membership` (UTC DatetimeIndex, one integer column per basket).
+    min_share : float
+        In (0, 1].
+
+    Returns
+    -------
+    Timestamp or None
+        That row's label (None: no row qualifies). A row where a basket has no member at all, before the
+        basket's last row with members, is a non-session for it (equities on weekends under ``crypto_clock``)
+        and does not count against it; trailing member-less rows (every member gone) do.
+    """
+    s = size.to_numpy()
+    n = len(s)
+    present = s > 0
+    last = np.where(present.any(axis=0), n - 1 - np.argmax(present[::-1], axis=0), -1)
+    gap = ~present & (np.arange(n)[:, None] < last[None, :])
+    ok = ((s >= min_share * s.max(axis=0, initial=0)) | gap).all(axis=1)
+    return size.index[np.flatnonzero(ok)[-1]] if ok.any() else None
+
+
+def basket_exits(truncated: Mapping[str, pd.Timestamp], members: Iterable[str]) -> dict[pd.Timestamp, list[str]]:
+    """Truncation dates of a basket's members: ``{last date kept: [asset ids]}``, in date order."""
+    members = list(members)
+    ser = pd.Series({a: d for a, d in truncated.items() if a in members}, dtype=object)
+    return {pd.Timestamp(d): list(g.index) for d, g in ser.groupby(ser)} if len(ser) else {}
 
 
 def levels(returns: pd.DataFrame, base: object, start: float = 100.0) -> pd.DataFrame:
@@ -420,7 +647,8 @@ def _asset_row(p: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> dict:
     obs = p.loc[:end].dropna()
     p0 = obs.loc[:start]
     path = obs.loc[p0.index[-1]:] if len(p0) else obs.loc[start:]
-    ye = obs.loc[:pd.Timestamp(year=end.year - 1, month=12, day=31, tz="UTC")]
+    own_end = path.index[-1]  # earlier than ``end`` for a truncated (or delisted) asset: YTD of its own year
+    ye = obs.loc[:pd.Timestamp(year=own_end.year - 1, month=12, day=31, tz="UTC")]
     ye_price = ye.iloc[-1] if len(ye) else path.iloc[0]
     return {"start": path.index[0], "end": path.index[-1], "cum_return": path.iloc[-1] / path.iloc[0] - 1,
             "ytd": path.iloc[-1] / ye_price - 1, "max_drawdown": R.drawdowns(path).max_drawdown}
@@ -428,8 +656,8 @@ def _asset_row(p: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> dict:
 
 def _basket_row(r: pd.Series, base: pd.Timestamp, end: pd.Timestamp) -> dict:
     lvl = 1.0 + R.cumulative_returns(r.loc[:end], base=base)
-    lvl = lvl.dropna()
-    ye = lvl.loc[:pd.Timestamp(year=end.year - 1, month=12, day=31, tz="UTC")]
+    lvl = lvl.loc[:r.last_valid_index()].dropna()  # a basket whose members all ended stops there
+    ye = lvl.loc[:pd.Timestamp(year=lvl.index[-1].year - 1, month=12, day=31, tz="UTC")]
     ye_lvl = ye.iloc[-1] if len(ye) else 1.0
     return {"start": lvl.index[0], "end": lvl.index[-1], "cum_return": lvl.iloc[-1] - 1,
             "ytd": lvl.iloc[-1] / ye_lvl - 1, "max_drawdown": R.drawdowns(lvl).max_drawdown}
@@ -454,10 +682,12 @@ def performance_table(prices: pd.DataFrame, basket_returns: pd.DataFrame | None,
     Returns
     -------
     DataFrame
-        Indexed by asset id / basket name: ``kind`` (asset/basket), ``symbol``, ``group``, ``start``, ``end``,
-        ``cum_return``, ``ytd`` (from the last price of the previous calendar year, or the first price if later;
-        baskets only exist from ``base``, so their YTD starts at ``base`` when ``base`` is in the end's year),
-        ``max_drawdown`` (over start..end, negative).
+        Indexed by asset id / basket name: ``kind`` (asset/basket), ``symbol``, ``group``, ``start``, ``end``
+        (the row's own last date: earlier than ``end`` for an asset truncated by ``short_series="truncate"``,
+        whose prices are NaN after its close end), ``cum_return`` (to the row's own end), ``ytd`` (in the year
+        of the row's own end, from the last price of the previous calendar year, or the first price if later;
+        baskets only exist from ``base``, so their YTD starts at ``base`` when ``base`` is in that year),
+        ``max_drawdown`` (over start..own end, negative).
     """
     b = R._utc(base, "base_date")
     e = default_end(prices) if end is None else R._utc(end, "end_date")
@@ -762,7 +992,8 @@ def markov_regimes(series: pd.Series, k_regimes: int = 2, switching_variance: bo
 # ---------------------------------------------------------------------------------------- the whole study
 
 def load_inputs(assets: str | Iterable[str], base: object = DEFAULT_BASE, end: object | None = None,
-                lookback_days: int = 10, cap_lookback_days: int = 62, clock: str = "close_only"
+                lookback_days: int = 10, cap_lookback_days: int = 62, clock: str = "close_only",
+                short_series: str = "truncate", benchmark: str = BENCHMARK
                 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Daily prices (from ``lookback_days`` before ``base``) and crypto market caps (sparse) for a study.
 
@@ -776,31 +1007,42 @@ def load_inputs(assets: str | Iterable[str], base: object = DEFAULT_BASE, end: o
         Prices start ``lookback_days`` before ``base`` (a price at or before the base date exists); market caps
         ``cap_lookback_days`` before it (a cap is known at the base date).
     clock : {"close_only", "any"}
-        ``"close_only"`` (default): with ``end=None`` the sample ends at :func:`close_clock_end`, the last date
-        every crypto asset still has UTC-close data, so no crypto return mixes a close with an intraday
-        snapshot. ``"any"``: no cut (the study's default end is the last date all assets share).
+        ``"close_only"`` (default): no crypto return mixes a UTC close with an intraday snapshot; how the
+        series whose closes end early are handled is ``short_series``. ``"any"``: no cut, no truncation (the
+        study's default end is the last date all assets share).
+    short_series : {"truncate", "cut"}
+        With ``clock="close_only"``. ``"truncate"`` (default): the sample ends at min(``benchmark``'s last UTC
+        close, the equities' shared last date) (or at ``end``); every crypto asset whose closes end earlier is
+        NaN after its own close end (never filled): it leaves its baskets from then on. ``"cut"``: everyone ends
+        at :func:`close_clock_end`, the last date every crypto asset still has UTC closes.
+    benchmark : str
+        The crypto benchmark of ``"truncate"`` (default bitcoin; the latest-ending crypto column without it).
 
     Returns
     -------
     (DataFrame, DataFrame or None)
         Prices (UTC DatetimeIndex, one column per asset id) and crypto market caps (None without crypto; the
         snapshot has no equity caps); both carry ``attrs["provenance"]``. ``prices.attrs["clock"]`` is the
-        :meth:`ClockInfo.as_dict` of the crypto columns' clocks (close ends, first snapshot, cut end).
+        :meth:`ClockInfo.as_dict` of the crypto columns' clocks (close ends, first snapshot, cut end,
+        truncated assets). A :class:`TruncationWarning` names the truncated assets and their end dates.
     """
     from capflow.data import load_prices
 
-    if clock not in CLOCKS:
-        raise DivergenceError(f"parameter clock={clock!r} is not valid; use one of {', '.join(CLOCKS)}")
+    _check_choice("clock", clock, CLOCKS)
+    _check_choice("short_series", short_series, SHORT_SERIES)
     b = R._utc(base, "base_date")
     prices = load_prices(assets, b - pd.Timedelta(days=lookback_days), end)
     crypto = [a for a in prices.columns if _assets.resolve(a).is_crypto]
     clocks = price_clocks(crypto, prices.index[0], prices.index[-1]) if crypto else pd.DataFrame(
         index=prices.index[:0])
     e = None if end is None else R._utc(end, "end_date")
-    info = clock_info(clocks, clock, e if e is not None or clock == "close_only" else default_end(prices), b)
-    if info.cut is not None:
-        prices = _keep_attrs(prices, prices.loc[:info.cut])
-    prices.attrs["clock"] = info.as_dict()
+    others = prices.drop(columns=crypto)
+    others_end = default_end(others) if others.shape[1] else None
+    info = clock_info(clocks, clock, e if e is not None or clock == "close_only" else default_end(prices), b,
+                      short_series, benchmark, others_end)
+    prices = apply_clock(prices, info)
+    if info.truncated:
+        warnings.warn(truncation_note(info.as_dict()), TruncationWarning, stacklevel=2)
     caps = None
     if crypto:
         with warnings.catch_warnings():
@@ -808,6 +1050,30 @@ def load_inputs(assets: str | Iterable[str], base: object = DEFAULT_BASE, end: o
             caps = load_prices(crypto, b - pd.Timedelta(days=cap_lookback_days), info.cut or end,
                                field="market_cap", missing="drop")
     return prices, caps
+
+
+def apply_clock(prices: pd.DataFrame, info: ClockInfo) -> pd.DataFrame:
+    """Prices as :func:`clock_info` decided: cut at ``info.cut``, truncated columns NaN after their close end,
+    ``attrs["clock"] = info.as_dict()`` (read by :func:`run_study`). Other ``attrs`` are kept."""
+    out = _keep_attrs(prices, prices.loc[:info.cut] if info.cut is not None else prices)
+    out = truncate_short_series(out, info.truncated)
+    out.attrs["clock"] = info.as_dict()
+    return out
+
+
+def truncation_note(clock: Mapping, end: object | None = None) -> str:
+    """One sentence naming the truncated assets (``clock["truncated"]``) and their end dates.
+
+    ``clock`` is :meth:`ClockInfo.as_dict`; ``end`` the study's end (default ``clock["end"]``).
+    """
+    trunc = {a: d for a, d in clock.get("truncated", {}).items() if d}
+    bench, cut = clock.get("benchmark"), clock.get("cut")
+    why = ("end_date" if not cut else f"the last UTC close of {_syms([bench])}"
+           if bench and clock.get("close_end", {}).get(bench) == cut else "the equities' shared last date")
+    e = clock.get("end") if end is None else str(R._utc(end, "end_date").date())
+    return (f"With short_series='truncate' the sample ends on {e} ({why}). Truncated at their own, earlier "
+            f"UTC-close end: {_by_date(trunc, 'on')}. Each is NaN after that date (its later intraday snapshots "
+            "are not used), leaves its baskets from then on, and its table row ends there.")
 
 
 def _keep_attrs(src: pd.DataFrame, out: pd.DataFrame) -> pd.DataFrame:
@@ -855,6 +1121,10 @@ class Study:
     chow: pd.DataFrame
     regimes: Regimes | None
     clock: dict = field(default_factory=dict)
+    short_series: str | None = None
+    truncated: dict = field(default_factory=dict)
+    membership: pd.DataFrame | None = None
+    end_rule: str = ""
 
 
 def _default_pairs(cols: Sequence[str]) -> list[tuple[str, str]]:
@@ -863,14 +1133,108 @@ def _default_pairs(cols: Sequence[str]) -> list[tuple[str, str]]:
     return [p for p in cand if p[0] in cols and p[1] in cols]
 
 
-def _study_returns(prices, caps, members, base, end, policy, calendar, max_gap, hourly=None):
+def _study_returns(prices, caps, members, base, end, policy, calendar, max_gap, hourly=None, truncated=None):
     rets = R.simple_returns(prices.loc[:end], max_gap=max_gap)
     if policy == "crypto_at_equity_close":  # crypto comes from hourly closes: only the sample needs them
         rets = rets.loc[base:]
     rets = R.align(rets, policy=policy, calendar=calendar, hourly=hourly)
-    rets = rets.loc[base:end]
+    rets = truncate_short_series(rets.loc[base:end], truncated or {})  # no partial session after a close end
     baskets = basket_table(rets, members, caps)
     return rets, baskets
+
+
+def study_window(prices: pd.DataFrame, end: object | None = None, short_series: str | None = None
+                 ) -> tuple[pd.Timestamp, dict, str | None]:
+    """End date, truncated assets and effective ``short_series`` of a study on ``prices``.
+
+    Reads ``prices.attrs["clock"]`` (from :func:`load_inputs`/:func:`apply_clock`); without it (hand-built
+    frames) nothing is truncated and the end is :func:`default_end`. ``short_series=None`` means as loaded.
+    ``"truncate"``: the end is the latest date all *non-truncated* columns share. ``"cut"`` (close_only
+    clock): the end is the latest date all columns share up to the crypto columns' common close end, so
+    everyone ends together. An explicit ``end`` always wins.
+
+    Returns
+    -------
+    (Timestamp, dict, str or None)
+        End (UTC), ``{asset: last date kept}`` for the assets truncated before that end, and the mode (None
+        when the prices were not loaded with ``clock="close_only"``).
+    """
+    clk = prices.attrs.get("clock", {})
+    mode = short_series or clk.get("short_series")
+    if mode is not None:
+        _check_choice("short_series", mode, SHORT_SERIES)
+    close_only = clk.get("clock") == "close_only"
+    if close_only and mode == "truncate" and clk.get("short_series") == "cut":
+        raise DivergenceError(f"parameter short_series='truncate': the prices were loaded with short_series='cut' "
+                              f"(cut at {clk.get('cut')}); load them with load_inputs(..., short_series='truncate')")
+    trunc = {a: R._utc(d, "truncated") for a, d in clk.get("truncated", {}).items()
+             if d and a in prices.columns} if close_only and mode == "truncate" else {}
+    if end is not None:
+        e = R._utc(end, "end_date")
+    elif close_only and mode == "cut" and clk.get("close_end"):
+        common = min(R._utc(d, "close_end") for a, d in clk["close_end"].items() if d and a in prices.columns)
+        e = default_end(prices.loc[:common])
+    else:
+        kept = prices.drop(columns=list(trunc))
+        e = default_end(kept if kept.shape[1] else prices)
+    return e, {a: d for a, d in trunc.items() if d < e}, mode if close_only else None
+
+
+def end_rule(prices: pd.DataFrame, end: object | None, mode: str | None, e: pd.Timestamp) -> str:
+    """Which rule set the study end ``e`` of :func:`study_window` (before ``min_basket_share``).
+
+    ``"user end_date"``, ``"<benchmark> close end"`` (``short_series="truncate"``, e.g. ``"bitcoin close end"``),
+    ``"common close end"`` (``short_series="cut"``) or ``"latest shared date"`` (the equities' shared last date,
+    or any frame without a close-only clock).
+    """
+    if end is not None:
+        return "user end_date"
+    clk = prices.attrs.get("clock", {})
+    if mode == "cut" and clk.get("close_end"):
+        return "common close end"
+    bench = clk.get("benchmark")
+    if mode == "truncate" and bench and clk.get("close_end", {}).get(bench) == str(e.date()):
+        return f"{bench} close end"
+    return "latest shared date"
+
+
+def _check_share(min_basket_share: float | None) -> None:
+    if min_basket_share is not None and not (isinstance(min_basket_share, (int, float))
+                                             and 0 < min_basket_share <= 1):
+        raise DivergenceError(f"parameter min_basket_share={min_basket_share!r} is not valid; use a number in "
+                              "(0, 1] or None (no rule)")
+
+
+def _membership_cut(rets: pd.DataFrame, members: Mapping[str, list[str]], base: pd.Timestamp, e: pd.Timestamp,
+                    share: float) -> tuple[pd.Timestamp, list[str]] | None:
+    """``(new end, baskets thin at e)`` when ``min_basket_share`` cuts the end before ``e``; else None."""
+    size = basket_membership(rets, members)
+    cut = membership_end(size, share)
+    if cut is None or cut >= e or cut <= base:
+        return None
+    thin = size.columns[size.iloc[-1] < share * size.max()].tolist()
+    return cut, thin
+
+
+def _note_cut(clock: dict, e0: pd.Timestamp, rule0: str, cut: pd.Timestamp, thin: list[str], share: float,
+              exits: Mapping[str, pd.Timestamp], truncated: Mapping[str, pd.Timestamp]) -> dict:
+    """Warn about the cut (:class:`EndRuleWarning`) and return the study's clock dict updated to the new end."""
+    iso = {a: str(d.date()) for a, d in exits.items() if d >= cut}
+    warnings.warn(f"min_basket_share={share}: the study ends on {cut.date()} instead of {e0.date()} ({rule0}), the "
+                  f"last session on which every basket keeps at least {share:.0%} of its largest membership; after "
+                  f"it {', '.join(thin)} would fall below that (last UTC closes: {_by_date(iso, 'on')}). Set "
+                  "end_date to keep the thin tail (reported) or min_basket_share=None.", EndRuleWarning, stacklevel=3)
+    return {**clock, "end": str(cut.date()), "truncated": {a: str(d.date()) for a, d in truncated.items()},
+            "membership_cut": {"min_basket_share": share, "uncut_end": str(e0.date()), "uncut_rule": rule0,
+                               "thin": ", ".join(thin), "exits": iso}}
+
+
+def _levels_to_last(returns: pd.DataFrame, base: pd.Timestamp) -> pd.DataFrame:
+    """:func:`levels` masked after each column's last return (a truncated asset's line stops, not flat)."""
+    lvl = levels(returns, base)
+    last = returns.apply(lambda c: c.last_valid_index()).reindex(lvl.columns)
+    ns = last.fillna(lvl.index[-1]).map(lambda t: pd.Timestamp(t).value).to_numpy()
+    return lvl.mask(lvl.index.asi8[:, None] > ns[None, :])
 
 
 def run_study(prices: pd.DataFrame, caps: pd.DataFrame | None = None,
@@ -879,7 +1243,8 @@ def run_study(prices: pd.DataFrame, caps: pd.DataFrame | None = None,
               calendar: str = "XNYS", n_regimes: int = 2, n_breaks: int = 3, chow_dates: Iterable = (),
               late_start: str = "raise", max_gap: int | None = 7, spread: tuple[str, str] = ("AI tokens",
               "AI equities"), factors: tuple[str, str] = ("bitcoin", "AI equities"), target: str = "AI tokens",
-              pairs: Sequence[tuple[str, str]] | None = None, hourly: pd.DataFrame | None = None) -> Study:
+              pairs: Sequence[tuple[str, str]] | None = None, hourly: pd.DataFrame | None = None,
+              short_series: str | None = None, min_basket_share: float | None = 0.5) -> Study:
     """Run the divergence study on loaded prices (see the module docstring and ``notebooks/03_divergence``).
 
     Returns are simple returns over each asset's own bars not bridging gaps longer than ``max_gap`` rows (sparse
@@ -891,16 +1256,38 @@ def run_study(prices: pd.DataFrame, caps: pd.DataFrame | None = None,
     Markov model is fitted to the spread's daily changes. ``hourly`` (crypto hourly prices, e.g. from
     :func:`load_hourly`) is needed by ``policy="crypto_at_equity_close"`` only. ``prices.attrs["clock"]``
     (from :func:`load_inputs`) is kept in ``Study.clock``.
+
+    ``short_series`` (None: as loaded, see :func:`study_window`) decides the end and the truncated assets.
+    A truncated asset's returns are NaN after its close end (on a session clock: after the last session it
+    completes), so from then on it is out of every basket, whose weights renormalise over the remaining members
+    (``Study.membership`` counts them per row). Rolling statistics and the two-factor model run on the basket
+    return series as they are: a window that spans a truncation date mixes the basket before and after it.
+
+    ``min_basket_share`` (default 0.5; None: no rule) applies only without an explicit ``end``: the end is cut
+    to the last row at which every basket still has at least that share of its largest membership
+    (:func:`membership_end`), with an :class:`EndRuleWarning`; ``Study.end_rule`` names the rule that set the
+    end (``"basket membership >= 50%"``, or :func:`end_rule`). With an explicit ``end`` nothing is cut (a thin
+    tail is reported by :func:`summary`).
     """
     b = R._utc(base, "base_date")
-    e = default_end(prices) if end is None else R._utc(end, "end_date")
+    _check_share(min_basket_share)
+    e, truncated, mode = study_window(prices, end, short_series)
+    rule = end_rule(prices, end, mode, e)
+    clock = dict(prices.attrs.get("clock", {}))
+    prices = truncate_short_series(prices, truncated)
     members = resolve_baskets(baskets, prices.columns)
+    rets, bask = _study_returns(prices, caps, members, b, e, policy, calendar, max_gap, hourly, truncated)
+    cut = _membership_cut(rets, members, b, e, min_basket_share) if end is None and min_basket_share else None
+    if cut is not None:
+        exits, truncated = truncated, {a: d for a, d in truncated.items() if d < cut[0]}
+        clock = _note_cut(clock, e, rule, *cut, min_basket_share, exits, truncated)
+        e, rule = cut[0], f"basket membership >= {min_basket_share:.0%}"
+        rets, bask = _study_returns(prices, caps, members, b, e, policy, calendar, max_gap, hourly, truncated)
     table_prices = prices.loc[:e]
-    rets, bask = _study_returns(prices, caps, members, b, e, policy, calendar, max_gap, hourly)
     ws = check_windows(windows, len(rets))
     table = performance_table(table_prices, bask, b, e, late_start)
     both = pd.concat([rets, bask], axis=1)
-    lvl = levels(both, b)
+    lvl = _levels_to_last(both, b)
     corr = rolling_correlations(both, pairs if pairs is not None else _default_pairs(both.columns), ws)
     betas = rolling_betas(bask, both[factors[0]], ws)
     two = {w: rolling_two_factor(both[target], both[list(factors)], w) for w in ws}
@@ -910,7 +1297,7 @@ def run_study(prices: pd.DataFrame, caps: pd.DataFrame | None = None,
     return Study(b, e, policy, R.policy_text(rets), members, rets, bask, lvl, table, corr, betas, two, spr,
                  cointegration(np.log(lvl[spread[0]]), np.log(lvl[spread[1]])),
                  change_points(spr, n_breaks) if n_breaks else pd.DatetimeIndex([]), chow, regimes,
-                 dict(prices.attrs.get("clock", {})))
+                 clock, mode, truncated, basket_membership(rets, members), rule)
 
 
 def mixed_clock_start(study: Study) -> pd.Timestamp | None:
@@ -919,14 +1306,33 @@ def mixed_clock_start(study: Study) -> pd.Timestamp | None:
     return min(dates) if dates else None
 
 
+def _thin_tails(study: Study) -> dict:
+    """:func:`thin_tail` of every equal-weighted basket that ends thin (JSON-ready)."""
+    if study.membership is None:
+        return {}
+    out = {}
+    for name in study.membership.columns:
+        t = thin_tail(study.levels[name], study.membership[name])
+        if t:
+            out[name] = {**t, "last_full": str(t["last_full"].date()),
+                         "cum_return_full": round(t["cum_return_full"], 6), "tail_return": round(t["tail_return"], 6)}
+    return out
+
+
 def summary(study: Study) -> dict:
     """JSON-ready summary of a :class:`Study` (numbers computed, never typed in)."""
     t = study.table
     last_corr = study.correlations.ffill().iloc[-1]
     shares = {w: f.filter(like="share_").mean().round(4).to_dict() for w, f in study.two_factor.items()}
+    size = {} if study.membership is None else study.membership.iloc[-1].astype(int).to_dict()
     return {"base_date": str(study.base.date()), "end_date": str(study.end.date()),
+            "data_as_of": str(study.end.date()), "end_rule": study.end_rule,
+            "end_without_rule": (study.clock.get("membership_cut") or {}).get("uncut_end"),
             "calendar_policy": study.policy, "calendar_policy_text": study.policy_text,
-            "clock": study.clock.get("clock"), "clock_cut": study.clock.get("cut"),
+            "clock": study.clock.get("clock"), "short_series": study.short_series,
+            "truncated": {a: str(d.date()) for a, d in study.truncated.items()}, "basket_size_at_end": size,
+            "thin_tail": _thin_tails(study),
+            "clock_cut": study.clock.get("cut"),
             "clock_binding": study.clock.get("binding", []), "mixed_clocks": study.clock.get("mixed", {}),
             "baskets": study.members,
             "cum_return": t["cum_return"].round(6).to_dict(), "max_drawdown": t["max_drawdown"].round(6).to_dict(),

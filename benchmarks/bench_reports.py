@@ -4,6 +4,11 @@ the floor: the same notebooks' code run as plain Python in one interpreter (no k
 Peak memory is the largest *sum* of resident memory over the whole process tree (runner, workers, kernels),
 sampled from /proc every 0.1 s, so parallel kernels count together.
 
+The runner's recorded run durations (longest run first with ``--jobs 2``) live in a temporary
+``CAPFLOW_STATE_DIR``, warmed by the ``--jobs 1`` pass. A last pass repeats ``--jobs 2`` in the same output folder:
+nothing changed, so every run is skipped. Per-run phase timings (kernel execution, HTML export in the parent) are
+read from each manifest.
+
 Usage: ``CAPFLOW_SNAPSHOT=../shared/data python benchmarks/bench_reports.py [--skip-floor]``.
 """
 
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -53,7 +59,12 @@ def _tree_rss(root: int) -> int:
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> dict:
-    """Run ``cmd``; return wall seconds, peak tree RSS (MiB) and the exit code."""
+    """Run ``cmd``; return wall seconds, CPU seconds of the whole tree, peak tree RSS (MiB) and the exit code.
+
+    CPU seconds (user + system of every waited-for descendant) are much less sensitive than wall time to other
+    load on the machine.
+    """
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak, done = [0], threading.Event()
@@ -68,7 +79,9 @@ def measure(cmd: list[str], env: dict[str, str]) -> dict:
     out, _ = proc.communicate()
     done.set()
     th.join()
-    return {"wall_s": round(time.perf_counter() - t0, 2), "peak_mib": round(peak[0] / 2**20, 1),
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    return {"wall_s": round(time.perf_counter() - t0, 2), "cpu_s": round(cpu, 1), "peak_mib": round(peak[0] / 2**20, 1),
             "exit": proc.returncode, "tail": out.strip().splitlines()[-8:]}
 
 
@@ -119,29 +132,48 @@ def main() -> int:
         env["CAPFLOW_SNAPSHOT"] = str(config.snapshot_dir())
     env.setdefault("CAPFLOW_OFFLINE", "1")
     capflow = str(Path(sys.executable).with_name("capflow"))
-    rows = {}
+    rows, load0 = {}, " ".join(f"{x:.2f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if not args.skip_floor:  # also warms the OS file cache and the data cache
             script = tmp / "floor.py"
             script.write_text(floor_script(tmp / "floor"))
             rows["floor (1 process)"] = measure([sys.executable, str(script)], env)
+        env["CAPFLOW_STATE_DIR"] = str(tmp / "state")
         for jobs in (1, 2):
             rows[f"capflow run --jobs {jobs}"] = measure(
                 [capflow, "run", "--all", "--jobs", str(jobs), "--output", str(tmp / f"j{jobs}"), "--quiet"], env)
-    print(f"{'what':<24} {'wall s':>8} {'peak MiB':>9} {'exit':>5}")
+        phases = {j: _phases(tmp / f"j{j}" / "manifest.json") for j in (1, 2)}
+        rows["capflow run --jobs 2 (unchanged)"] = measure(
+            [capflow, "run", "--all", "--jobs", "2", "--output", str(tmp / "j2"), "--quiet"], env)
+    print(f"load average before: {load0}")
+    print(f"{'what':<32} {'wall s':>8} {'cpu s':>7} {'peak MiB':>9} {'exit':>5}")
     for name, r in rows.items():
-        print(f"{name:<24} {r['wall_s']:>8.1f} {r['peak_mib']:>9.1f} {r['exit']:>5}")
+        print(f"{name:<32} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} {r['peak_mib']:>9.1f} {r['exit']:>5}")
     floor = rows.get("floor (1 process)")
     if floor:
         print("floor per notebook:", floor["tail"][-1])
         for jobs in (1, 2):
-            print(f"overhead --jobs {jobs}: {rows[f'capflow run --jobs {jobs}']['wall_s'] / floor['wall_s']:.2f}x "
-                  "the floor (goal <= 1.5x)")
+            run = rows[f"capflow run --jobs {jobs}"]
+            print(f"overhead --jobs {jobs}: {run['wall_s'] / floor['wall_s']:.2f}x the floor's wall time "
+                  f"(goal <= 1.5x); CPU {run['cpu_s'] / max(floor['cpu_s'], 1e-9):.2f}x the floor's CPU")
     for name, r in rows.items():
         if name.startswith("capflow"):
             print(f"{name}:\n  " + "\n  ".join(r["tail"]))
+    for jobs, ph in phases.items():
+        print(f"phases --jobs {jobs} (s): " + "; ".join(f"{n} {v}" for n, v in ph.items()))
     return 0
+
+
+def _phases(manifest: Path) -> dict[str, str]:
+    """``{run: "total (execute + html)"}`` from a manifest's per-run timings."""
+    if not manifest.is_file():
+        return {}
+    out = {}
+    for r in json.loads(manifest.read_text())["runs"]:
+        t = r.get("timings") or {}
+        out[r["name"]] = f"{r['duration_s']:.1f} (exec {t.get('execute_s', 0):.1f} + html {t.get('html_s', 0):.1f})"
+    return out
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ tables and figures render, no console error; a screenshot is kept (``CAPFLOW_SCR
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -27,10 +26,15 @@ def site(tmp_path_factory):
     from capflow.report import DataMode, load_runs, run_reports
 
     tmp = tmp_path_factory.mktemp("site")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CAPFLOW_STATE_DIR", str(tmp / "state"))  # recorded run durations: not the user's cache
     cfg = tmp / "reports.yaml"
     cfg.write_text(yaml.safe_dump({"runs": [{"name": "ok", "notebook": str(FIXTURE)}]}))
-    outcome = run_reports(load_runs(cfg), output=tmp / "out", data_mode=DataMode("offline", "browser test"),
-                          progress=False)
+    try:
+        outcome = run_reports(load_runs(cfg), output=tmp / "out", data_mode=DataMode("offline", "browser test"),
+                              progress=False)
+    finally:
+        mp.undo()
     assert outcome.exit_code == 0
     return tmp / "out"
 

@@ -67,6 +67,7 @@ def test_notebook_runs_on_the_snapshot(ipynb, params, snapshot_root, tmp_path, m
     import papermill as pm
 
     from capflow.report import notebook_parameters, validate_parameters
+    from capflow.report.kernel import kernel_options
 
     validate_parameters(notebook_parameters(ipynb), params, notebook=ipynb.stem)
     for k, v in {"CAPFLOW_SNAPSHOT": str(snapshot_root), "CAPFLOW_OFFLINE": "1", "CAPFLOW_SOURCES": "snapshot",
@@ -77,7 +78,8 @@ def test_notebook_runs_on_the_snapshot(ipynb, params, snapshot_root, tmp_path, m
     out.mkdir()
     try:
         pm.execute_notebook(str(ipynb), str(tmp_path / "out.ipynb"), parameters={**params, "output_dir": str(out)},
-                            kernel_name="python3", progress_bar=False, execution_timeout=300, cwd=str(tmp_path))
+                            kernel_name="python3", progress_bar=False, execution_timeout=300, cwd=str(tmp_path),
+                            **kernel_options())  # IPC transport, as capflow run uses
     except pm.PapermillExecutionError as exc:
         pytest.fail(f"{ipynb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
     nb = nbformat.read(tmp_path / "out.ipynb", as_version=4)

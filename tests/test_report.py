@@ -6,9 +6,11 @@ Executes only the small fixture notebooks of ``tests/fixtures/notebooks`` (fast,
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,12 @@ FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 FAKE_KEY = "cg-FAKE-key-9f8e7d6c5b4a"
 FAKE_TOKEN = "ghp_FAKEtoken1234567890"
 XSS = '<script>alert("capflow-xss")</script>'
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path, monkeypatch):
+    """Recorded run durations go to a temporary folder, never the user's cache."""
+    monkeypatch.setenv("CAPFLOW_STATE_DIR", str(tmp_path / "state"))
 
 
 def _config(tmp_path: Path, runs: list[dict]) -> Path:
@@ -185,6 +193,7 @@ def pipeline_run(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("COINGECKO_DEMO_API_KEY", FAKE_KEY)  # passed to kernels online: redaction must catch it
     mp.setenv("MY_SERVICE_TOKEN", FAKE_TOKEN)  # never passed to kernels
+    mp.setenv("CAPFLOW_STATE_DIR", str(tmp / "state"))
     try:
         outcome = run_reports(load_runs(cfg), jobs=2, output=tmp / "out", timeout=120,
                               data_mode=DataMode("online", "forced by the test"), progress=False,
@@ -245,9 +254,12 @@ def test_manifest_records_versions_hashes_and_timings(pipeline_run):
     m = json.loads((out / "manifest.json").read_text())
     assert m["capflow_version"] and m["packages"]["papermill"] and m["packages"]["pandas"]
     assert "commit" in m["git"] and m["data"]["mode"] == "online" and m["status"] == "failed"
-    assert m["counts"] == {"ok": 2, "failed": 1, "missing": 1}
+    assert m["counts"] == {"ok": 2, "skipped": 0, "failed": 1, "missing": 1}
     ok = _status(m, "ok")
     assert re.fullmatch(r"[0-9a-f]{64}", ok["inputs"]["ok_table.ipynb"]) and ok["duration_s"] > 0
+    assert ok["timings"]["execute_s"] > 0 and ok["timings"]["html_s"] > 0  # HTML rendered by the parent
+    assert ok["fingerprint"] is None and ok["parts"]["data"] is None  # online: data unknown, never skipped
+    assert "notebook_json" not in ok and not (out / "runs" / "ok" / "run.json").exists()
     assert ok["parameters"] == {"label": XSS, "n": 4}
 
 
@@ -273,13 +285,162 @@ def test_script_values_are_escaped(pipeline_run):
         assert "<script>alert(" not in html and "&lt;script&gt;alert(" in html
 
 
+def test_index_shows_data_as_of_layers_and_sources(pipeline_run):
+    outcome, _ = pipeline_run
+    index = outcome.index.read_text()
+    row = index[index.index('data-run="ok"'):index.index('data-run="failing"')]
+    assert '<td class="as-of">2024-01-31</td>' in row  # data_summary: the latest date of any asset
+    assert '<span class="badge layer-cache">cache</span><span class="badge layer-snapshot">snapshot</span>' in row
+    assert "synthetic-0, synthetic-1, synthetic-2, synthetic-3 +3 more" in row  # 7 sources, 4 shown
+    assert "synthetic/fixture-repo" in row  # the full list stays in the tooltip
+
+
+def test_kernel_stderr_is_kept_and_noise_dropped(pipeline_run):
+    outcome, out = pipeline_run
+    ok = _status(outcome.manifest, "ok")
+    assert ok["kernel_messages"] == ["capflow-fixture: a line on the kernel's own stderr"]
+    assert "a line on the kernel's own stderr" in (out / "runs" / "ok" / "run.log").read_text()
+    assert _status(outcome.manifest, "failing")["kernel_messages"] == []
+
+
+def test_kernel_messages_filter(tmp_path):
+    from capflow.report.kernel import kernel_messages
+
+    f = tmp_path / "k.stderr"
+    f.write_text("[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication\n\n"
+                 "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.\nSegmentation fault in libfoo\n")
+    assert kernel_messages(f) == ["Segmentation fault in libfoo"]
+    assert kernel_messages(tmp_path / "absent") == []
+
+
+def test_index_cells_are_compact_and_escaped():
+    from capflow.report.index import render_index, short_list
+
+    assert short_list(["a", "b"]) == "a, b" and short_list(list("abcdef"), limit=2) == "a, b +4 more"
+    assert short_list(["x" * 50], width=10) == "xxxxxxx..."
+    run = {"name": "r", "notebook": "/x/r.ipynb", "parameters": {}, "status": "ok", "duration_s": 1.0,
+           "started": "", "error": "", "files": {}, "results": [],
+           "summary": {"data_as_of": "2026-02-05", "data_layers": ["snapshot", XSS],
+                       "data_sources": ["coingecko", XSS, "yahoo"]}}
+    manifest = {"runs": [run], "data": {"mode": "offline", "note": "n"}, "generated_at": "t", "wall_seconds": 1.0,
+                "jobs": 1, "capflow_version": "0", "git": {"commit": None}, "python": "3",
+                "counts": {"ok": 1, "skipped": 0, "failed": 0, "missing": 0}}
+    html = render_index(manifest, {"r": "runs/r"})
+    assert XSS not in html and "<td class=\"as-of\">2026-02-05</td>" in html
+    assert '<span class="badge layer-snapshot">snapshot</span>' in html and "coingecko, &lt;script&gt;" in html
+
+
+# ---------------------------------------------------------------------------------- skipping unchanged runs
+TINY = """# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+x = 1  # a number
+output_dir = "."
+
+# %%
+import json, pathlib, time
+pathlib.Path(output_dir, "summary.json").write_text(json.dumps({"x": x, "stamp": time.time_ns()}))
+"""
+
+
+def _stamp(out: Path) -> int:
+    return json.loads((out / "runs" / "tiny" / "results" / "summary.json").read_text())["stamp"]
+
+
+def test_unchanged_runs_are_skipped(tmp_path, monkeypatch):
+    from capflow.report import pipeline
+
+    # other work on the library or the parquet cache while the test runs must not change the fingerprint
+    monkeypatch.setattr(pipeline, "tree_hash", lambda *a, **k: "library-source-hash")
+    monkeypatch.setenv("CAPFLOW_SOURCES", "snapshot")
+    nb = tmp_path / "tiny.py"
+    nb.write_text(TINY)
+    runs, out = load_runs(_config(tmp_path, [{"name": "tiny", "notebook": str(nb)}])), tmp_path / "out"
+    mode = DataMode("offline", "skip test", str(tmp_path / "no-snapshot"))
+
+    def run(**kw):
+        return run_reports(runs, output=out, data_mode=mode, progress=False, html=False, argv=["t"], **kw)
+
+    first = run()
+    rec1, stamp1 = _status(first.manifest, "tiny"), _stamp(out)
+    assert rec1["status"] == "ok" and rec1["fingerprint"] and (out / "runs" / "tiny" / "run.json").is_file()
+    second = run()
+    rec2 = _status(second.manifest, "tiny")
+    assert second.exit_code == 0 and rec2["status"] == "skipped" and _stamp(out) == stamp1
+    assert rec2["files"] == rec1["files"] and rec2["started"] == rec1["started"]
+    index = second.index.read_text()
+    assert "skipped (unchanged)" in index and 'href="runs/tiny/tiny.ipynb"' in index
+    assert second.manifest["counts"]["skipped"] == 1 and second.manifest["status"] == "ok"
+    assert _status(run(force=True).manifest, "tiny")["status"] == "ok" and _stamp(out) != stamp1  # --force
+    stamp2 = _stamp(out)
+    nb.write_text(TINY.replace("# a number", "# a changed comment"))
+    assert _status(run().manifest, "tiny")["status"] == "ok" and _stamp(out) != stamp2  # notebook edited
+    assert _status(run().manifest, "tiny")["status"] == "skipped"
+    # parameters, data and environment are parts of the fingerprint (checked without executing)
+    ctx = pipeline._context(mode, tmp_path / "ctx", False, "python3")
+    fp = pipeline.run_fingerprint(runs[0], {}, ctx)
+    assert fp["fingerprint"] != pipeline.run_fingerprint(runs[0], {"x": 2}, ctx)["fingerprint"]
+    online = pipeline._context(DataMode("online", "t"), tmp_path / "ctx", False, "python3")
+    assert pipeline.run_fingerprint(runs[0], {}, online)["fingerprint"] is None  # live data: never skipped
+    assert pipeline.run_fingerprint(runs[0], {}, pipeline._context(mode, tmp_path / "ctx", True, "python3")
+                                    )["fingerprint"] != fp["fingerprint"]  # HTML now requested
+
+
+def test_longest_recorded_run_starts_first(tmp_path):
+    from capflow.report.execute import RunJob
+    from capflow.report.fingerprint import load_durations, save_durations
+    from capflow.report.pipeline import schedule
+
+    jobs = [RunJob(n, "nb", {}, "o", {}, [], "") for n in ("a", "b", "c", "d")]
+    assert [j.name for j in schedule(jobs, {})] == ["a", "b", "c", "d"]  # nothing recorded: run-list order
+    save_durations({"b": 2.0, "d": 9.5})
+    save_durations({"c": 4.0})
+    assert load_durations() == {"b": 2.0, "c": 4.0, "d": 9.5}
+    assert [j.name for j in schedule(jobs, load_durations())] == ["d", "c", "b", "a"]
+
+
+def test_fingerprint_parts_and_hash_cache(tmp_path):
+    from capflow.report.fingerprint import HashCache, fingerprint, tree_hash
+
+    (tmp_path / "lib").mkdir()
+    src = tmp_path / "lib" / "a.py"
+    src.write_text("x = 1\n")
+    cache = HashCache(tmp_path / "hashes.json")
+    h1 = tree_hash(tmp_path / "lib", cache)
+    assert tree_hash(tmp_path / "lib", cache) == h1 and (cache.hits, cache.misses) == (1, 1)
+    cache.save()
+    again = HashCache(tmp_path / "hashes.json")
+    assert tree_hash(tmp_path / "lib", again) == h1 and again.hits == 1 and again.misses == 0  # persisted
+    src.write_text("x = 2\n")
+    assert tree_hash(tmp_path / "lib", again) != h1 and again.misses == 1  # new size/mtime: re-hashed
+    parts = {"notebook": "a", "parameters": "b", "library": "c", "data": "d", "environment": "e"}
+    assert fingerprint(parts) != fingerprint({**parts, "data": "D"}) and fingerprint({**parts, "data": None}) is None
+
+
+def test_cli_run_has_no_kernel_noise_on_stderr(tmp_path):
+    nb = tmp_path / "tiny.py"
+    nb.write_text(TINY)
+    cfg = _config(tmp_path, [{"name": "tiny", "notebook": str(nb)}])
+    exe = Path(sys.executable).with_name("capflow")
+    env = {**os.environ, "CAPFLOW_OFFLINE": "1"}
+    res = subprocess.run([str(exe), "run", "--all", "--config", str(cfg), "--output", str(tmp_path / "o"),
+                          "--quiet", "--no-html"], capture_output=True, text=True, timeout=120, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "ok       tiny" in res.stdout
+    assert "without encryption" not in res.stderr and "KeyboardInterrupt" not in res.stderr, res.stderr
+
+
 # --------------------------------------------------------------------------------------- nightly workflow
 def test_nightly_workflow_is_valid():
-    exe = shutil.which("check-jsonschema")
-    if exe is None:
-        pytest.skip("check-jsonschema not installed")
+    pytest.importorskip("check_jsonschema")  # pinned in requirements.txt; run from this interpreter, not PATH
     wf = config.PROJ_ROOT / ".github" / "workflows" / "nightly.yml"
-    res = subprocess.run([exe, "--builtin-schema", "vendor.github-workflows", str(wf)], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(wf)], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 0, res.stdout + res.stderr
     doc = yaml.safe_load(wf.read_text())

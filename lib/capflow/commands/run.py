@@ -15,6 +15,8 @@ Parameters are checked against each notebook's `parameters` cell before any kern
 wrong types and invalid date ranges are refused. Data: online by default; offline on the snapshot when
 CAPFLOW_SNAPSHOT or CAPFLOW_OFFLINE is set, or the network is unreachable. Output: DIR/index.html,
 DIR/manifest.json and DIR/runs/<name>/ (executed notebook, full and code-free HTML, results CSV/JSON, log).
+Offline, a run whose notebook, parameters, capflow source, data files and environment are unchanged since its
+last successful run in DIR is skipped (its previous pages are kept and linked); --force re-runs it.
 Exit code: 0 all runs ok, 1 a run failed or its notebook is missing, 2 invalid arguments."""
 
 
@@ -39,6 +41,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--no-html", action="store_false", dest="html", help="skip the HTML pages")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="re-run every run (default: skip offline runs unchanged since their last success)")
     p.set_defaults(func=cmd_run)
     v = sub.add_parser("validate", help="check run parameters against the notebooks; execute nothing",
                        epilog=RUN_EPILOG, formatter_class=fmt)
@@ -60,11 +64,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--jobs {args.jobs}: must be a positive number of parallel runs, e.g. --jobs 2")
     runs, overrides = _selected(args)
     out = run_reports(runs, overrides, jobs=args.jobs, output=args.output, timeout=args.timeout or None,
-                      html=args.html, kernel=args.kernel, progress=not args.quiet)
+                      html=args.html, kernel=args.kernel, progress=not args.quiet, force=args.force)
     m = out.manifest
     print(f"{m['data']['note']}", file=sys.stderr)
     for r in m["runs"]:
         tail = f": {r['error']}" if r["error"] else ""
+        if r["status"] == "skipped":
+            tail = f" (unchanged since {r['started']}; --force re-runs it)"
         print(f"{r['status']:<8} {r['name']:<24} {r['duration_s']:7.1f} s{tail}")
     print(f"index: {out.index}")
     return out.exit_code

@@ -4,7 +4,10 @@ Public API
 ----------
 - :func:`load_runs`, :func:`select`, :class:`RunSpec`: the run list (``reports.yaml``).
 - :func:`notebook_parameters`, :func:`validate_parameters`, :func:`parse_assignments`, :class:`ParameterError`.
-- :func:`run_reports` -> :class:`ReportOutcome`: execute, render, write ``index.html`` and ``manifest.json``.
+- :func:`run_reports` -> :class:`ReportOutcome`: execute, render, write ``index.html`` and ``manifest.json``;
+  offline runs unchanged since their last success are skipped unless ``force=True``
+  (:mod:`capflow.report.fingerprint`: hash cache, fingerprints, recorded durations for longest-first scheduling).
+- :mod:`capflow.report.kernel`: report kernels over IPC with their stderr captured and filtered.
 - :func:`detect_data_mode`, :class:`DataMode`, :func:`kernel_env`, :func:`redact`: data mode and secrets.
 """
 

@@ -1,4 +1,9 @@
-"""Execute one run: papermill on its own kernel, a data-mode banner, HTML, redaction. Runs in a worker process."""
+"""Execute one run: papermill on its own kernel, a data-mode banner, HTML, redaction. Runs in a worker process.
+
+The executed notebook is taken from papermill's return value (read back from disk only when a cell failed),
+given its banner, redacted in memory and written once. HTML is rendered either here or, with
+``RunJob.defer_html``, by the parent from the returned notebook text while the worker starts the next kernel.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import html
 import json
 import logging
 import os
+import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -34,6 +40,7 @@ class RunJob:
     timeout: float | None = 600.0
     html: bool = True
     kernel: str = "python3"
+    defer_html: bool = False  # return the notebook text for the parent to render instead of rendering here
 
 
 @dataclass
@@ -49,6 +56,9 @@ class RunResult:
     error: str = ""
     files: dict[str, str] = field(default_factory=dict)
     results: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    kernel_messages: list[str] = field(default_factory=list)
+    notebook_json: str | None = None  # the executed notebook (redacted) when its HTML is deferred
 
     def to_dict(self) -> dict:
         """Plain dict (for the manifest and the index)."""
@@ -73,12 +83,15 @@ def _error_text(exc: BaseException) -> str:
     return " ".join(str(text).split())[:500]
 
 
-def _execute(job: RunJob, out_nb: Path, results: Path) -> None:
+def _execute(job: RunJob, out_nb: Path, results: Path, stderr_path: Path) -> nbformat.NotebookNode:
     import papermill as pm
 
+    from capflow.report.kernel import kernel_options
+
     params = {**job.parameters, "output_dir": str(results)}
-    pm.execute_notebook(job.notebook, str(out_nb), parameters=params, kernel_name=job.kernel, progress_bar=False,
-                        log_output=False, execution_timeout=job.timeout, start_timeout=120, cwd=str(results))
+    return pm.execute_notebook(job.notebook, str(out_nb), parameters=params, kernel_name=job.kernel,
+                               progress_bar=False, log_output=False, execution_timeout=job.timeout,
+                               start_timeout=120, cwd=str(results), **kernel_options(stderr_path))
 
 
 def _input_notebook(job: RunJob, out: Path) -> str:
@@ -92,14 +105,16 @@ def _input_notebook(job: RunJob, out: Path) -> str:
     return str(conv)
 
 
-def _finish_notebook(job: RunJob, out_nb: Path, status: str, started: str) -> None:
-    nb = nbformat.read(out_nb, as_version=4)
+def _finish_notebook(job: RunJob, nb: nbformat.NotebookNode, out_nb: Path, status: str, started: str) -> str:
+    """Insert the banner, write the redacted notebook once; return its text."""
     first = nb.cells[0] if nb.cells else None
     at = 1 if first is not None and first.cell_type == "markdown" and first.source.lstrip().startswith("# ") else 0
     if first is not None and "papermill-error-cell-tag" in first.metadata.get("tags", []):
         at = 0
     nb.cells.insert(at, banner_cell(job, status, started))
-    out_nb.write_text(redact(nbformat.writes(nb), job.secrets), encoding="utf-8")
+    text = redact(nbformat.writes(nb), job.secrets)
+    out_nb.write_text(text, encoding="utf-8")
+    return text
 
 
 def execute_run(job: RunJob) -> RunResult:
@@ -118,6 +133,27 @@ def execute_run(job: RunJob) -> RunResult:
         os.environ.update(saved)
 
 
+def _run_kernel(job: RunJob, out_nb: Path, results: Path, res: RunResult, log_lines: list[str]):
+    """Execute with papermill; the executed notebook (None when none was written) and the kernel's stderr."""
+    fd, stderr_name = tempfile.mkstemp(prefix="capflow-kernel-", suffix=".stderr")  # outside the published tree
+    os.close(fd)
+    nb = None
+    try:
+        job.notebook = _input_notebook(job, Path(job.out_dir))
+        nb = _execute(job, out_nb, results, Path(stderr_name))
+    except Exception as exc:  # noqa: BLE001 - a failed notebook is a result, not a crash of the runner
+        res.status, res.error = "failed", _error_text(exc)
+        log_lines.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
+    finally:
+        from capflow.report.kernel import kernel_messages
+
+        res.kernel_messages = [redact(m, job.secrets) for m in kernel_messages(stderr_name)]
+        os.unlink(stderr_name)
+    if nb is None and out_nb.is_file():
+        nb = nbformat.read(out_nb, as_version=4)
+    return nb
+
+
 def _execute_run(job: RunJob) -> RunResult:
     out, t0 = Path(job.out_dir), time.perf_counter()
     results = out / "results"
@@ -126,38 +162,58 @@ def _execute_run(job: RunJob) -> RunResult:
     out_nb = out / f"{job.name}.ipynb"
     res = RunResult(job.name, job.notebook, job.parameters, "ok", started=started)
     log_lines = [f"run {job.name}: notebook {job.notebook}", f"started {started}", f"data: {job.data_note}"]
-    try:
-        job.notebook = _input_notebook(job, out)
-        _execute(job, out_nb, results)
-    except Exception as exc:  # noqa: BLE001 - a failed notebook is a result, not a crash of the runner
-        res.status, res.error = "failed", _error_text(exc)
-        log_lines.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
-    if out_nb.is_file():
-        _finish_notebook(job, out_nb, res.status, started)
+    nb = _run_kernel(job, out_nb, results, res, log_lines)
+    res.timings["execute_s"] = round(time.perf_counter() - t0, 3)
+    if res.kernel_messages:
+        logging.getLogger(__name__).warning("run %s: kernel stderr:\n%s", job.name, "\n".join(res.kernel_messages))
+        log_lines += ["kernel stderr:"] + [f"  {m}" for m in res.kernel_messages]
+    if nb is not None:
+        text = _finish_notebook(job, nb, out_nb, res.status, started)
         res.files["ipynb"] = out_nb.name
-        if job.html:
-            _render(job, out_nb, out, res, log_lines)
-    res.duration_s = round(time.perf_counter() - t0, 3)
-    log_lines.append(f"status {res.status} in {res.duration_s:.1f} s" + (f": {res.error}" if res.error else ""))
-    (out / "run.log").write_text(redact("\n".join(log_lines) + "\n", job.secrets), encoding="utf-8")
-    res.files["log"] = "run.log"
-    redact_tree(out, job.secrets)
+        if job.html and job.defer_html:
+            res.notebook_json = text
+        elif job.html:
+            t1 = time.perf_counter()
+            render(job.name, text, out, res.files, job.secrets, log_lines)
+            res.timings["html_s"] = round(time.perf_counter() - t1, 3)
+            if "html" not in res.files:
+                res.status, res.error = "failed", res.error or "HTML export failed (see run.log)"
+    redact_tree(results, job.secrets)  # the notebook's own files; everything else was redacted in memory
     res.results = sorted(str(p.relative_to(out)) for p in results.rglob("*") if p.is_file())
     res.error = redact(res.error, job.secrets)
+    res.duration_s = round(time.perf_counter() - t0, 3)
+    write_log(out, res, log_lines, job.secrets)
     return res
 
 
-def _render(job: RunJob, out_nb: Path, out: Path, res: RunResult, log_lines: list[str]) -> None:
-    from capflow.report.htmlexport import write_html
+def write_log(out: Path, res: RunResult | dict, lines: list[str], secrets: list[str]) -> None:
+    """Write ``run.log`` (redacted) with a final status line; record it in the result's files."""
+    get = res.get if isinstance(res, dict) else lambda k: getattr(res, k)
+    err = get("error")
+    tail = f"status {get('status')} in {get('duration_s'):.1f} s" + (f": {err}" if err else "")
+    (out / "run.log").write_text(redact("\n".join(lines + [tail]) + "\n", secrets), encoding="utf-8")
+    get("files")["log"] = "run.log"
 
-    full, public = out / f"{job.name}.html", out / f"{job.name}.public.html"
+
+def render(name: str, notebook_text: str, out: Path, files: dict, secrets: list[str],
+           log_lines: list[str]) -> bool:
+    """Write ``<name>.html`` and ``<name>.public.html`` from the notebook text (one parse, both variants).
+
+    Adds ``html``/``public_html`` to ``files`` on success; on failure logs it, appends to ``log_lines`` and
+    returns False.
+    """
+    from capflow.report.htmlexport import export_both
+
     try:
-        write_html(out_nb, full, public, title=job.name)
-        res.files.update({"html": full.name, "public_html": public.name})
-    except Exception as exc:  # noqa: BLE001
-        logging.getLogger(__name__).warning("run %s: HTML export failed: %s", job.name, exc)
-        log_lines.append(f"HTML export failed: {exc}")
-        res.status, res.error = "failed", res.error or f"HTML export failed: {_error_text(exc)}"
+        full, public = export_both(nbformat.reads(notebook_text, as_version=4), title=name)
+    except Exception as exc:  # noqa: BLE001 - an export failure fails the run, not the runner
+        logging.getLogger(__name__).warning("run %s: HTML export failed: %s", name, exc)
+        log_lines.append(f"HTML export failed: {_error_text(exc)}")
+        return False
+    for fname, body, key in ((f"{name}.html", full, "html"), (f"{name}.public.html", public, "public_html")):
+        (out / fname).write_text(redact(body, secrets), encoding="utf-8")
+        files[key] = fname
+    return True
 
 
 def run_in_worker(job: RunJob) -> dict:

@@ -6,6 +6,7 @@ and without third-party requests, so :data:`TEMPLATE` drops those scripts (figur
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,15 +21,37 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 """
 
 
-@lru_cache(maxsize=2)
-def exporter(code: bool = True):
-    """An HTMLExporter on capflow's template; ``code=False`` hides inputs and prompts (the publishing view)."""
+#: Exporter settings of the code-free (publishing) view.
+CODE_FREE = {"exclude_input": True, "exclude_input_prompt": True, "exclude_output_prompt": True}
+
+
+def _not_alt_text_notice(record: logging.LogRecord) -> bool:
+    """Drop nbconvert's per-page "Alternative text is missing on N image(s)" notice (figures have no alt)."""
+    return not str(record.msg).startswith("Alternative text is missing")
+
+
+@lru_cache(maxsize=1)
+def _shared_exporter():
     import jinja2
     from nbconvert import HTMLExporter
 
-    kw = {} if code else {"exclude_input": True, "exclude_input_prompt": True, "exclude_output_prompt": True}
-    return HTMLExporter(template_name="lab", template_file=TEMPLATE_NAME,
-                        extra_loaders=[jinja2.DictLoader({TEMPLATE_NAME: TEMPLATE})], **kw)
+    exp = HTMLExporter(template_name="lab", template_file=TEMPLATE_NAME,
+                       extra_loaders=[jinja2.DictLoader({TEMPLATE_NAME: TEMPLATE})])
+    if _not_alt_text_notice not in exp.log.filters:
+        exp.log.addFilter(_not_alt_text_notice)
+    return exp
+
+
+def exporter(code: bool = True):
+    """The process's one HTMLExporter on capflow's template, set for the full (``code=True``) or code-free view.
+
+    The template environment is built once; the view is three flags read on every export. Not thread-safe:
+    render from one thread at a time.
+    """
+    exp = _shared_exporter()
+    for key in CODE_FREE:
+        setattr(exp, key, not code)
+    return exp
 
 
 def export_html(nb: nbformat.NotebookNode, code: bool = True, title: str | None = None) -> str:
@@ -45,6 +68,11 @@ def export_html(nb: nbformat.NotebookNode, code: bool = True, title: str | None 
     resources = {"metadata": {"name": title or "capflow report"}}
     body, _ = exporter(code).from_notebook_node(nb, resources=resources)
     return body
+
+
+def export_both(nb: nbformat.NotebookNode, title: str | None = None) -> tuple[str, str]:
+    """The full and the code-free page of one in-memory notebook (one exporter, no file re-read)."""
+    return export_html(nb, code=True, title=title), export_html(nb, code=False, title=title)
 
 
 def write_html(nb_path: Path, out_full: Path | None, out_public: Path | None, title: str) -> None:

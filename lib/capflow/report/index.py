@@ -24,6 +24,13 @@ th, td { border-bottom: 1px solid #ddd; padding: 0.45rem 0.6rem; text-align: lef
 th { background: #f3f3f3; }
 .status-ok { color: #0a6b2d; font-weight: 600; }
 .status-failed, .status-missing { color: #b00020; font-weight: 600; }
+.status-skipped { color: #555; font-weight: 600; }
+.note { color: #555; font-size: 0.85rem; }
+.badge { display: inline-block; padding: 0 0.4rem; margin: 0 0.2rem 0.15rem 0; border-radius: 0.6rem;
+  font-size: 0.78rem; background: #e8e8e8; color: #333; }
+.badge.layer-snapshot { background: #fdf0d5; color: #7a4d00; }
+.badge.layer-cache { background: #e3effa; color: #0b4f8a; }
+.badge.layer-live { background: #e2f4e8; color: #0a6b2d; }
 .banner { padding: 0.6rem 0.9rem; border-left: 4px solid #0072b2; background: #eef5fb; margin-bottom: 1rem; }
 .banner.offline { border-color: #e69f00; background: #fdf6e8; }
 code, .params { font-family: ui-monospace, monospace; font-size: 0.85rem; }
@@ -34,7 +41,9 @@ footer { margin-top: 1.5rem; color: #555; font-size: 0.85rem; }
 <body>
 <h1>capflow reports</h1>
 <p class="banner {{ data.mode }}" id="data-mode"><strong>Data mode: {{ data.mode }}.</strong> {{ data.note }}</p>
-<p>{{ counts.ok }} ok, {{ counts.failed }} failed, {{ counts.missing }} missing; generated {{ generated_at }}
+<p>{{ counts.ok }} ok, {{ counts.skipped }} skipped (unchanged), {{ counts.failed }} failed,
+ {{ counts.missing }} missing;
+ generated {{ generated_at }}
  in {{ "%.1f"|format(wall_seconds) }} s with {{ jobs }} job(s).</p>
 <table id="runs">
 <thead><tr><th>Run</th><th>Notebook</th><th>Parameters</th><th>Data as-of</th><th>Sources</th>
@@ -45,10 +54,14 @@ footer { margin-top: 1.5rem; color: #555; font-size: 0.85rem; }
 <td>{{ r.name }}</td>
 <td><code>{{ r.notebook_name }}</code></td>
 <td class="params">{% for k, v in r.parameters.items() %}{{ k }} = {{ v }}<br>{% else %}defaults{% endfor %}</td>
-<td>{{ r.as_of or "n/a" }}</td>
-<td>{{ r.sources or data.mode }}</td>
-<td class="status-{{ r.status }}">{{ r.status }}{% if r.error %}<div class="error">{{ r.error }}</div>{% endif %}</td>
-<td>{{ "%.1f"|format(r.duration_s) }} s</td>
+<td class="as-of">{{ r.as_of or "n/a" }}</td>
+<td class="sources">{% for layer in r.layers %}<span class="badge layer-{{ layer }}">{{ layer }}</span>{% endfor %}
+{% if r.layers %}<br>{% endif %}<span title="{{ r.sources_all }}">{{ r.sources or data.mode }}</span></td>
+<td class="status-{{ r.status }}">{% if r.status == "skipped" %}skipped (unchanged)<div class="note">previous run
+ {{ r.started }}</div>{% else %}{{ r.status }}{% endif %}
+{%- if r.error %}<div class="error">{{ r.error }}</div>{% endif %}</td>
+<td>{% if r.status == "skipped" %}<span class="note">{{ "%.1f"|format(r.previous_duration_s or 0) }} s (previous)</span>
+{%- else %}{{ "%.1f"|format(r.duration_s) }} s{% endif %}</td>
 <td>{% for label, href in r.links %}<a href="{{ href }}">{{ label }}</a>{% if not loop.last %} | {% endif %}{% endfor %}</td>
 </tr>
 {% endfor %}
@@ -63,6 +76,9 @@ footer { margin-top: 1.5rem; color: #555; font-size: 0.85rem; }
 
 AS_OF_KEYS = ("data_as_of", "as_of", "asof", "data_end", "end")
 SOURCE_KEYS = ("data_sources", "sources", "source", "provenance")
+LAYER_KEYS = ("data_layers", "layers")
+#: Sources shown in the index cell before "+N more" (all of them are in the cell's tooltip).
+MAX_SOURCES = 4
 
 
 def _first(summary: dict, keys: tuple[str, ...]) -> Any:
@@ -83,15 +99,39 @@ def _text(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _items(value: Any) -> list[str]:
+    """A summary value as a list of short strings (lists kept, a comma string split, anything else one item)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, (list, tuple, set)):
+        return [str(v) for v in value if v not in (None, "")]
+    return [_text(value)]
+
+
+def short_list(items: list[str], limit: int = MAX_SOURCES, width: int = 40) -> str:
+    """``"a, b, c +2 more"``: at most ``limit`` items, each cut to ``width`` characters."""
+    shown = [i if len(i) <= width else i[: width - 3] + "..." for i in items[:limit]]
+    more = len(items) - len(shown)
+    return ", ".join(shown) + (f" +{more} more" if more > 0 else "")
+
+
 def index_row(r: dict, prefix: str) -> dict:
-    """Display fields of one run result: as-of and sources from its summary, links relative to the index."""
+    """Display fields of one run result: as-of, sources and layers from its summary, links relative to the index.
+
+    A skipped run keeps the previous run's files, so its links are the same as after that run.
+    """
     links = [(label, f"{prefix}/{r['files'][key]}") for label, key in
              (("report", "html"), ("code-free", "public_html"), ("notebook", "ipynb"), ("log", "log"))
              if key in r.get("files", {})]
     links += [(Path(p).name, f"{prefix}/{p}") for p in r.get("results", []) if p.endswith((".csv", ".json"))]
     summary = r.get("summary") or {}
-    return {**r, "notebook_name": Path(r["notebook"]).name, "links": links,
-            "as_of": _text(_first(summary, AS_OF_KEYS)), "sources": _text(_first(summary, SOURCE_KEYS))}
+    sources = _items(_first(summary, SOURCE_KEYS))
+    layers = [v for v in _items(_first(summary, LAYER_KEYS)) if v != "None"]
+    return {"previous_duration_s": None, **r, "notebook_name": Path(r["notebook"]).name, "links": links,
+            "as_of": _text(_first(summary, AS_OF_KEYS), 40), "sources": short_list(sources),
+            "sources_all": _text(sources, 1000), "layers": [_text(v, 20) for v in layers]}
 
 
 def render_index(manifest: dict, run_prefix: dict[str, str]) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import importlib.metadata as md
 import platform
 import re
@@ -13,15 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from capflow import __version__, config
+from capflow.report.fingerprint import HashCache, file_records, sha256_file
 
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
+__all__ = ["sha256_file", "git_commit", "package_versions", "snapshot_files", "notebook_inputs", "build_manifest"]
 
 
 def git_commit(root: Path = config.PROJ_ROOT) -> dict[str, Any]:
@@ -54,30 +46,21 @@ def package_versions(requirements: Path = config.PROJ_ROOT / "requirements.txt")
     return out
 
 
-def snapshot_files(root: Path | None) -> list[dict[str, Any]]:
+def snapshot_files(root: Path | None, cache: HashCache | None = None) -> list[dict[str, Any]]:
     """Every snapshot data file (``market/``, ``events/``) with its size, modification time and SHA-256."""
-    if root is None or not Path(root).is_dir():
-        return []
-    files = []
-    for p in sorted(Path(root).rglob("*")):
-        if p.is_file() and p.suffix in {".csv", ".gz", ".parquet", ".json"}:
-            st = p.stat()
-            files.append({"path": str(p.relative_to(root)), "bytes": st.st_size, "sha256": sha256_file(p),
-                          "modified": dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).isoformat()})
-    return files
+    return file_records(root, cache or HashCache())
 
 
-def notebook_inputs(notebook: Path) -> dict[str, str]:
+def notebook_inputs(notebook: Path, cache: HashCache | None = None) -> dict[str, str]:
     """SHA-256 of a notebook and its jupytext pair (the run's code inputs)."""
-    out = {}
-    for p in (notebook.with_suffix(".ipynb"), notebook.with_suffix(".py")):
-        if p.is_file():
-            out[p.name] = sha256_file(p)
-    return out
+    cache = cache or HashCache()
+    return {p.name: cache.sha256(p) for p in (notebook.with_suffix(".ipynb"), notebook.with_suffix(".py"))
+            if p.is_file()}
 
 
 def build_manifest(results: list[dict], data_mode: dict, started: str, wall_s: float, argv: list[str],
-                   jobs: int, output: Path) -> dict[str, Any]:
+                   jobs: int, output: Path, snapshot: list[dict] | None = None,
+                   packages: dict | None = None) -> dict[str, Any]:
     """The manifest dict for one ``capflow run`` (written as ``manifest.json`` next to the index).
 
     Parameters
@@ -86,15 +69,21 @@ def build_manifest(results: list[dict], data_mode: dict, started: str, wall_s: f
         :class:`capflow.report.execute.RunResult` dicts, each extended with ``inputs`` and ``summary``.
     data_mode : dict
         :meth:`capflow.report.environment.DataMode.to_dict`.
+    snapshot : list of dict, optional
+        The snapshot file records already hashed for this ``capflow run`` (default: hash them here).
+    packages : dict, optional
+        :func:`package_versions`, when already computed.
     """
     snap = Path(data_mode["snapshot"]) if data_mode.get("snapshot") else None
     used_snapshot = data_mode.get("mode") == "offline" or config.source_order()[-1] == "snapshot"
     return {
         "capflow_version": __version__, "generated_at": started, "wall_seconds": round(wall_s, 3),
         "command": argv, "jobs": jobs, "output": str(output), "git": git_commit(),
-        "python": sys.version.split()[0], "platform": platform.platform(), "packages": package_versions(),
-        "data": {**data_mode, "snapshot_files": snapshot_files(snap) if used_snapshot else []},
-        "status": "ok" if all(r["status"] == "ok" for r in results) else "failed",
-        "counts": {s: sum(r["status"] == s for r in results) for s in ("ok", "failed", "missing")},
+        "python": sys.version.split()[0], "platform": platform.platform(),
+        "packages": packages if packages is not None else package_versions(),
+        "data": {**data_mode, "snapshot_files": (snapshot if snapshot is not None else snapshot_files(snap))
+                 if used_snapshot else []},
+        "status": "ok" if all(r["status"] in ("ok", "skipped") for r in results) else "failed",
+        "counts": {s: sum(r["status"] == s for r in results) for s in ("ok", "skipped", "failed", "missing")},
         "runs": results,
     }

@@ -10,20 +10,24 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import capflow
 from capflow import config
 from capflow.report.environment import DataMode, detect_data_mode, kernel_env, redact, secret_values
-from capflow.report.execute import RunJob, read_summary, run_in_worker
+from capflow.report.execute import RunJob, read_summary, render, run_in_worker
+from capflow.report.fingerprint import (HASH_CACHE_NAME, HashCache, file_records, fingerprint, load_durations,
+                                         save_durations, sha256_json, tree_hash)
 from capflow.report.index import render_index
-from capflow.report.manifest import build_manifest, notebook_inputs
+from capflow.report.manifest import build_manifest, notebook_inputs, package_versions
 from capflow.report.runs import RunSpec
 
 log = logging.getLogger(__name__)
 RUNS_SUBDIR = "runs"
+RUN_RECORD = "run.json"  # a run's result and fingerprint, for skipping it when nothing changed
 
 
 @dataclass
@@ -49,24 +53,57 @@ def prepare(runs: list[RunSpec], overrides: dict[str, Any] | None = None) -> lis
 def _missing(spec: RunSpec) -> dict:
     return {"name": spec.name, "notebook": str(spec.notebook), "parameters": spec.parameters, "status": "missing",
             "duration_s": 0.0, "started": "", "error": f"notebook {spec.notebook.name} does not exist yet",
-            "files": {}, "results": []}
+            "files": {}, "results": [], "timings": {}, "kernel_messages": []}
 
 
 def _jobs(prepared, mode: DataMode, output: Path, timeout, html: bool, kernel: str, secrets) -> list[RunJob]:
     jobs = []
     for spec, params in prepared:
-        if params is None:
-            continue
         out = output / RUNS_SUBDIR / spec.name
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         jobs.append(RunJob(spec.name, str(spec.notebook), params, str(out), kernel_env(mode, spec.name), secrets,
-                           mode.note, timeout, html, kernel))
+                           mode.note, timeout, html, kernel, defer_html=html))
     return jobs
 
 
+def schedule(jobs: list[RunJob], expected: dict[str, float]) -> list[RunJob]:
+    """Longest expected run first (runs without a recorded duration keep their order, after those with one).
+
+    Starting the long runs first keeps ``--jobs N`` workers busy until the end (longest-processing-time rule);
+    ``expected`` is :func:`capflow.report.fingerprint.load_durations` (the last successful duration by name).
+    """
+    return sorted(jobs, key=lambda j: -expected.get(j.name, -1.0))
+
+
+def _crashed(job: RunJob, exc: BaseException) -> dict:
+    return {"name": job.name, "notebook": job.notebook, "parameters": job.parameters, "status": "failed",
+            "duration_s": 0.0, "started": "", "files": {}, "results": [], "timings": {}, "kernel_messages": [],
+            "error": redact(f"worker crashed: {type(exc).__name__}: {exc}", job.secrets)}
+
+
+def _render_deferred(job: RunJob, res: dict) -> dict:
+    """Render a worker's deferred HTML in this process; fail the run (and say so in run.log) if it fails."""
+    text = res.pop("notebook_json", None)
+    if not text:
+        return res
+    t0, lines = time.perf_counter(), []
+    if not render(job.name, text, Path(job.out_dir), res["files"], job.secrets, lines):
+        res["status"], res["error"] = "failed", res["error"] or "HTML export failed (see run.log)"
+        log_path = Path(job.out_dir) / "run.log"
+        log_path.write_text(log_path.read_text(encoding="utf-8") + redact("\n".join(lines) + "\n", job.secrets),
+                            encoding="utf-8")
+    res["timings"]["html_s"] = round(time.perf_counter() - t0, 3)
+    res["duration_s"] = round(res["duration_s"] + res["timings"]["html_s"], 3)  # the run's work, HTML included
+    return res
+
+
 def execute_jobs(jobs: list[RunJob], n_jobs: int = 1, progress: bool = True) -> dict[str, dict]:
-    """Execute runs, each in a worker process with its own kernel, ``n_jobs`` at a time; ``{name: result}``."""
+    """Execute runs, each in a worker process with its own kernel, ``n_jobs`` at a time; ``{name: result}``.
+
+    A worker returns its executed notebook and goes on to the next kernel; this process renders the HTML of
+    finished runs meanwhile (one thread: nbconvert's exporter is shared).
+    """
     from tqdm.auto import tqdm
 
     out: dict[str, dict] = {}
@@ -74,28 +111,86 @@ def execute_jobs(jobs: list[RunJob], n_jobs: int = 1, progress: bool = True) -> 
         return out
     ctx = mp.get_context("spawn")
     bar = tqdm(total=len(jobs), desc="capflow run", unit="run", file=sys.stderr, disable=not progress)
-    with ProcessPoolExecutor(max_workers=max(1, min(n_jobs, len(jobs))), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, min(n_jobs, len(jobs))), mp_context=ctx) as pool, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="capflow-html") as html_pool:
         futures = {pool.submit(run_in_worker, j): j for j in jobs}
+        if any(j.html and j.defer_html for j in jobs):  # build nbconvert's exporter while the first kernels run
+            from capflow.report.htmlexport import exporter
+
+            html_pool.submit(exporter)
+        rendered = {}
         for fut in as_completed(futures):
             job = futures[fut]
             try:
                 res = fut.result()
             except Exception as exc:  # noqa: BLE001 - a crashed worker fails its run only
-                res = {"name": job.name, "notebook": job.notebook, "parameters": job.parameters,
-                       "status": "failed", "duration_s": 0.0, "started": "", "files": {}, "results": [],
-                       "error": redact(f"worker crashed: {type(exc).__name__}: {exc}", job.secrets)}
-            out[job.name] = res
+                res = _crashed(job, exc)
+            rendered[job.name] = html_pool.submit(_render_deferred, job, res)
             bar.set_postfix_str(f"{job.name}: {res['status']}")
             bar.update(1)
-            log.info("run %s: %s in %.1f s", job.name, res["status"], res["duration_s"])
+        for name, fut in rendered.items():
+            out[name] = fut.result()
+            log.info("run %s: %s in %.1f s", name, out[name]["status"], out[name]["duration_s"])
     bar.close()
     return out
+
+
+@dataclass
+class _Context:
+    """What every run of one ``capflow run`` shares: hashes computed once."""
+
+    cache: HashCache
+    packages: dict
+    snapshot: list[dict]
+    data: str | None
+    library: str
+    environment: dict
+
+
+def _context(mode: DataMode, output: Path, html: bool, kernel: str) -> _Context:
+    cache = HashCache(output / HASH_CACHE_NAME)
+    packages = package_versions()
+    snapshot = file_records(mode.snapshot, cache) if mode.snapshot else []
+    data = None  # online: the live data are not known in advance, so no run is ever skipped
+    if mode.mode == "offline":
+        cached = file_records(config.cache_dir(), cache) if "cache" in config.source_order() else []
+        data = sha256_json([[r["path"], r["sha256"]] for r in snapshot + cached])
+    env = {"packages": packages, "python": sys.version.split()[0], "kernel": kernel, "html": html,
+           "data_note": mode.note}
+    return _Context(cache, packages, snapshot, data, tree_hash(Path(capflow.__file__).parent, cache), env)
+
+
+def run_fingerprint(spec: RunSpec, params: dict, ctx: _Context) -> dict[str, Any]:
+    """``{"fingerprint", "parts"}``: what determines a run's output (fingerprint None online: never skipped)."""
+    parts = {"notebook": ctx.cache.sha256(spec.notebook), "parameters": sha256_json(params),
+             "library": ctx.library, "data": ctx.data, "environment": sha256_json(ctx.environment)}
+    return {"fingerprint": fingerprint(parts), "parts": parts}
+
+
+def previous_run(output: Path, name: str) -> dict | None:
+    """The record of the last successful run ``name`` in ``output`` whose files all still exist, or None."""
+    path = output / RUNS_SUBDIR / name / RUN_RECORD
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    files = list(rec.get("files", {}).values()) + rec.get("results", [])
+    if rec.get("status") not in ("ok", "skipped") or not all((path.parent / f).is_file() for f in files):
+        return None
+    return rec
+
+
+def skipped(prev: dict) -> dict:
+    """A run result reusing the previous successful run's files (status ``skipped``)."""
+    return {**prev, "status": "skipped", "reason": "unchanged", "duration_s": 0.0,
+            "previous_duration_s": prev.get("previous_duration_s", prev.get("duration_s", 0.0)),
+            "timings": {}, "kernel_messages": []}
 
 
 def run_reports(runs: list[RunSpec], overrides: dict[str, Any] | None = None, jobs: int = 1,
                 output: str | Path | None = None, timeout: float | None = 600.0, html: bool = True,
                 kernel: str = "python3", data_mode: DataMode | None = None, argv: list[str] | None = None,
-                progress: bool = True) -> ReportOutcome:
+                progress: bool = True, force: bool = False) -> ReportOutcome:
     """Validate, execute and publish runs; a failed notebook fails its row and the exit code, not the others.
 
     Parameters
@@ -114,11 +209,17 @@ def run_reports(runs: list[RunSpec], overrides: dict[str, Any] | None = None, jo
         Render the full and code-free HTML pages.
     data_mode : DataMode, optional
         Default :func:`capflow.report.environment.detect_data_mode`.
+    progress : bool
+        Show a progress bar on stderr.
+    force : bool
+        Re-run every run; by default an offline run whose notebook, parameters, capflow library source, data
+        files and environment are unchanged since its last successful run in ``output`` is skipped
+        (status ``skipped``, the previous run's files and links kept).
 
     Returns
     -------
     ReportOutcome
-        ``exit_code`` is 0 when every run succeeded, 1 when any failed or its notebook is missing.
+        ``exit_code`` is 0 when every run succeeded or was skipped, 1 when any failed or its notebook is missing.
     """
     t0, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     prepared = prepare(runs, overrides)  # raises before any kernel starts
@@ -126,17 +227,37 @@ def run_reports(runs: list[RunSpec], overrides: dict[str, Any] | None = None, jo
     secrets = secret_values(os.environ)
     output = Path(output or config.REPORTS_DIR).resolve()
     output.mkdir(parents=True, exist_ok=True)
-    done = execute_jobs(_jobs(prepared, mode, output, timeout, html, kernel, secrets), jobs, progress)
-    results = []
-    for spec, params in prepared:
-        r = done[spec.name] if params is not None else _missing(spec)
-        r["summary"] = read_summary(output / RUNS_SUBDIR / spec.name / "results") if params is not None else {}
-        r["inputs"] = notebook_inputs(spec.notebook) if spec.exists else {}
-        results.append(r)
+    ctx = _context(mode, output, html, kernel)
+    fps = {s.name: run_fingerprint(s, p, ctx) for s, p in prepared if p is not None}
+    reuse = {} if force else {n: previous_run(output, n) for n, fp in fps.items() if fp["fingerprint"]}
+    reuse = {n: skipped(r) for n, r in reuse.items() if r and r.get("fingerprint") == fps[n]["fingerprint"]}
+    todo = [(s, p) for s, p in prepared if p is not None and s.name not in reuse]
+    done = execute_jobs(schedule(_jobs(todo, mode, output, timeout, html, kernel, secrets), load_durations()),
+                        jobs, progress)
+    save_durations({n: r["timings"].get("execute_s", r["duration_s"]) for n, r in done.items()
+                    if r["status"] == "ok"})
+    results = [_result(spec, params, done, reuse, fps, output, ctx, secrets) for spec, params in prepared]
+    ctx.cache.save()
     argv = [redact(a, secrets) for a in (argv if argv is not None else sys.argv)]
-    manifest = build_manifest(results, mode.to_dict(), started, time.perf_counter() - t0, argv, jobs, output)
+    manifest = build_manifest(results, mode.to_dict(), started, time.perf_counter() - t0, argv, jobs, output,
+                              snapshot=ctx.snapshot, packages=ctx.packages)
     (output / "manifest.json").write_text(redact(json.dumps(manifest, indent=2, default=str), secrets), "utf-8")
     index = output / "index.html"
     prefix = {r["name"]: f"{RUNS_SUBDIR}/{r['name']}" for r in results}
     index.write_text(redact(render_index(manifest, prefix), secrets), encoding="utf-8")
     return ReportOutcome(manifest, index, 0 if manifest["status"] == "ok" else 1)
+
+
+def _result(spec: RunSpec, params, done: dict, reuse: dict, fps: dict, output: Path, ctx: _Context,
+            secrets: list[str]) -> dict:
+    """One run's manifest record; a run that just succeeded gets its ``run.json`` for later skipping."""
+    if params is None:
+        return {**_missing(spec), "summary": {}, "inputs": {}}
+    folder = output / RUNS_SUBDIR / spec.name
+    r = reuse.get(spec.name) or done[spec.name]
+    r.update(fps[spec.name])
+    r["summary"] = read_summary(folder / "results")
+    r["inputs"] = notebook_inputs(spec.notebook, ctx.cache)
+    if spec.name not in reuse and r["status"] == "ok" and r["fingerprint"]:
+        (folder / RUN_RECORD).write_text(redact(json.dumps(r, indent=1, default=str), secrets), encoding="utf-8")
+    return r

@@ -22,7 +22,7 @@ end_date = None  # None: decided by `clock` (an explicit date always wins)
 clock = "close_only"  # "close_only": no crypto return mixes a UTC close with an intraday snapshot; "any": no cut
 short_series = "truncate"  # close_only: "truncate" each crypto series at its own close end, the sample runs to
 #                            Bitcoin's last close (or the equities' last date); "cut": everyone ends at the earliest
-min_basket_share = 0.5  # without end_date: end at the last session every basket keeps >= this share of its largest
+min_basket_share = 0.5  # without end_date: end at the last session every basket keeps at least this share of its largest
 #                         membership (None: no rule; a thin tail is then reported)
 assets = "ai_equity,semis_etf,hyperscaler,crypto_major,ai_token"
 baskets = {"AI equities": "ai_equity", "Semis ETFs": "semis_etf", "Hyperscalers": "hyperscaler",

@@ -39,6 +39,16 @@ def test_every_script_has_its_notebook(py):
 
 
 @pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=IDS)
+def test_papermill_sees_every_parameter(ipynb):
+    """papermill skips a parameter line holding two '=' (e.g. '>=' in a comment): capflow and papermill must agree."""
+    import papermill
+
+    from capflow.report import notebook_parameters
+
+    assert set(papermill.inspect_notebook(str(ipynb))) == set(notebook_parameters(ipynb))
+
+
+@pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=IDS)
 def test_committed_notebook_is_clean(ipynb):
     import nbformat
 

@@ -9,7 +9,11 @@ The runner's recorded run durations (longest run first with ``--jobs 2``) live i
 nothing changed, so every run is skipped. Per-run phase timings (kernel execution, HTML export in the parent) are
 read from each manifest.
 
-Usage: ``CAPFLOW_SNAPSHOT=../shared/data python benchmarks/bench_reports.py [--skip-floor]``.
+A second floor, "floor + figures/tables", also renders every figure to PNG and the last expression of each
+cell to HTML, as a kernel does for the report (the plain floor never draws a figure). ``--isolate`` adds rows
+for one fresh kernel per run (the runner before the warm kernel pool).
+
+Usage: ``CAPFLOW_SNAPSHOT=../shared/data python benchmarks/bench_reports.py [--skip-floor] [--isolate]``.
 """
 
 from __future__ import annotations
@@ -85,8 +89,12 @@ def measure(cmd: list[str], env: dict[str, str]) -> dict:
             "exit": proc.returncode, "tail": out.strip().splitlines()[-8:]}
 
 
-def floor_script(out_root: Path) -> str:
-    """One Python program running every existing run's notebook code in sequence (parameters applied)."""
+def floor_script(out_root: Path, outputs: bool = False) -> str:
+    """One Python program running every existing run's notebook code in sequence (parameters applied).
+
+    ``outputs=True``: also produce what a kernel produces for the report, cell by cell: every open figure
+    rendered to PNG (``bbox_inches="tight"``, as the inline backend does) and the last expression's HTML repr.
+    """
     import jupytext
 
     parts = []
@@ -103,17 +111,34 @@ def floor_script(out_root: Path) -> str:
             code.append(src)
             if "parameters" in cell.metadata.get("tags", []):
                 code.append("\n".join(f"{k} = {v!r}" for k, v in params.items()))
-        parts.append((run.name, "\n\n".join(code)))
+        parts.append((run.name, code if outputs else ["\n\n".join(code)]))
     return textwrap.dedent(f"""
-        import json, os, time, traceback
+        import ast, io, json, os, time, traceback
         os.environ["MPLBACKEND"] = "Agg"
         parts = {parts!r}
+        OUTPUTS = {outputs!r}
+
+        def run_cell(src, name, ns):
+            tree = ast.parse(src)
+            last = tree.body.pop() if OUTPUTS and tree.body and isinstance(tree.body[-1], ast.Expr) else None
+            exec(compile(tree, name, "exec"), ns)
+            if last is not None:
+                value = eval(compile(ast.Expression(last.value), name, "eval"), ns)
+                getattr(value, "_repr_html_", lambda: repr(value))()
+            if OUTPUTS:
+                import matplotlib.pyplot as plt
+                for num in plt.get_fignums():
+                    plt.figure(num).savefig(io.BytesIO(), format="png", bbox_inches="tight")
+                plt.close("all")
+
         times = {{}}
         for name, code in parts:
             os.makedirs({str(out_root)!r} + "/" + name, exist_ok=True)
             t0 = time.perf_counter()
             try:
-                exec(compile(code, name, "exec"), {{"__name__": "__main__"}})
+                ns = {{"__name__": "__main__"}}
+                for cell in code:
+                    run_cell(cell, name, ns)
                 status = "ok"
             except Exception as exc:
                 status = f"failed: {{type(exc).__name__}}: {{str(exc)[:120]}}"
@@ -126,6 +151,8 @@ def floor_script(out_root: Path) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-floor", action="store_true")
+    ap.add_argument("--isolate", action="store_true",
+                    help="also measure --isolate (one fresh kernel per run, the runner before the kernel pool)")
     args = ap.parse_args()
     env = dict(os.environ)
     if not env.get("CAPFLOW_SNAPSHOT") and config.snapshot_dir():
@@ -139,10 +166,16 @@ def main() -> int:
             script = tmp / "floor.py"
             script.write_text(floor_script(tmp / "floor"))
             rows["floor (1 process)"] = measure([sys.executable, str(script)], env)
+            script.write_text(floor_script(tmp / "floor", outputs=True))
+            rows["floor + figures/tables"] = measure([sys.executable, str(script)], env)
         env["CAPFLOW_STATE_DIR"] = str(tmp / "state")
         for jobs in (1, 2):
             rows[f"capflow run --jobs {jobs}"] = measure(
                 [capflow, "run", "--all", "--jobs", str(jobs), "--output", str(tmp / f"j{jobs}"), "--quiet"], env)
+            if args.isolate:
+                rows[f"capflow run --jobs {jobs} --isolate"] = measure(
+                    [capflow, "run", "--all", "--jobs", str(jobs), "--output", str(tmp / f"i{jobs}"), "--quiet",
+                     "--isolate"], env)
         phases = {j: _phases(tmp / f"j{j}" / "manifest.json") for j in (1, 2)}
         rows["capflow run --jobs 2 (unchanged)"] = measure(
             [capflow, "run", "--all", "--jobs", "2", "--output", str(tmp / "j2"), "--quiet"], env)
@@ -153,12 +186,15 @@ def main() -> int:
     floor = rows.get("floor (1 process)")
     if floor:
         print("floor per notebook:", floor["tail"][-1])
-        for jobs in (1, 2):
-            run = rows[f"capflow run --jobs {jobs}"]
-            print(f"overhead --jobs {jobs}: {run['wall_s'] / floor['wall_s']:.2f}x the floor's wall time "
-                  f"(goal <= 1.5x); CPU {run['cpu_s'] / max(floor['cpu_s'], 1e-9):.2f}x the floor's CPU")
+        print("floor + figures/tables per notebook:", rows["floor + figures/tables"]["tail"][-1])
+        for name, run in rows.items():
+            if not name.startswith("capflow") or "unchanged" in name:
+                continue
+            print(f"overhead {name[12:]}: {run['wall_s'] / floor['wall_s']:.2f}x the floor's wall time (goal <= 1.5x), "
+                  f"{run['wall_s'] / rows['floor + figures/tables']['wall_s']:.2f}x the floor + figures/tables; "
+                  f"CPU {run['cpu_s'] / max(floor['cpu_s'], 1e-9):.2f}x the floor's CPU")
     for name, r in rows.items():
-        if name.startswith("capflow"):
+        if name.startswith("capflow") and "isolate" not in name:
             print(f"{name}:\n  " + "\n  ".join(r["tail"]))
     for jobs, ph in phases.items():
         print(f"phases --jobs {jobs} (s): " + "; ".join(f"{n} {v}" for n, v in ph.items()))

@@ -273,6 +273,7 @@ def test_no_secret_in_any_output(pipeline_run):
     leak = json.loads((out / "runs" / "leaky" / "results" / "leak.json").read_text())
     assert leak["key"] == "[REDACTED]"  # the kernel saw the live key (online) and redaction removed it
     assert "MY_SERVICE_TOKEN" not in leak["names"]  # other credentials never reach the kernel
+    assert "MY_SERVICE_TOKEN" not in leak["launch_names"] and "PATH" in leak["launch_names"]  # nor its launch env
     assert "[REDACTED]" in (out / "runs" / "leaky" / "leaky.html").read_text()
 
 
@@ -434,6 +435,107 @@ def test_cli_run_has_no_kernel_noise_on_stderr(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "ok       tiny" in res.stdout
     assert "without encryption" not in res.stderr and "KeyboardInterrupt" not in res.stderr, res.stderr
+
+
+# ---------------------------------------------------------------------------------------- warm kernel pool
+def _facts(out: Path, name: str) -> dict:
+    return json.loads((out / "runs" / name / "results" / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def pool_run(tmp_path_factory):
+    """One warm kernel (--jobs 1) for: pollute, check, a run that kills its kernel, a run that times out, check."""
+    tmp = tmp_path_factory.mktemp("pool")
+    names = ["pollute", "check", "kills", "sleepy", "after"]
+    books = ["pollute", "isolation_check", "kills_kernel", "sleepy", "isolation_check"]
+    cfg = _config(tmp, [{"name": n, "notebook": str(FIXTURES / f"{b}.ipynb")} for n, b in zip(names, books)])
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CAPFLOW_STATE_DIR", str(tmp / "state"))  # no recorded durations: run-list order
+    try:
+        outcome = run_reports(load_runs(cfg), jobs=1, output=tmp / "out", timeout=3, progress=False,
+                              data_mode=DataMode("offline", "pool test", str(tmp / "no-snapshot")), argv=["t"],
+                              force=True)
+    finally:
+        mp.undo()
+    return outcome, tmp / "out"
+
+
+def test_pool_reuses_one_kernel_and_nothing_leaks(pool_run):
+    import nbformat
+
+    outcome, out = pool_run
+    polluter, check = _facts(out, "pollute"), _facts(out, "check")
+    assert polluter["pid"] == check["pid"]  # the same warm kernel ran both (else this test proves nothing)
+    assert _status(outcome.manifest, "check")["status"] == "ok", _status(outcome.manifest, "check")["error"]
+    assert check["polluted_defined"] is False and check["linewidth"] == 1.5 and check["env_polluted"] is False
+    assert check["max_rows"] == 60 and check["np_divide"] == "warn" and check["sys_path_polluted"] is False
+    assert check["probe_warned"] == 1 and "inline" in check["backend"] and check["figures"] == []
+    assert check["interactive"] is True  # as the inline backend leaves it in a fresh kernel (pollute: plt.ioff())
+    # per-run environment and working directory
+    assert polluter["run_name"] == "pollute" and check["run_name"] == "check" and check["data_mode"] == "offline"
+    assert Path(check["cwd"]) == (out / "runs" / "check" / "results").resolve()
+    nb = nbformat.read(out / "runs" / "check" / "check.ipynb", as_version=4)
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    assert counts[0] == 1 and counts == sorted(counts)  # a fresh session: numbering starts again at 1
+
+
+def test_pool_replaces_a_dead_or_timed_out_kernel(pool_run):
+    outcome, out = pool_run
+    m = outcome.manifest
+    assert outcome.exit_code == 1 and m["counts"]["failed"] == 2 and m["counts"]["ok"] == 3
+    kills, sleepy, after = (_status(m, n) for n in ("kills", "sleepy", "after"))
+    assert kills["status"] == "failed" and "Kernel died" in kills["error"], kills["error"]
+    assert sleepy["status"] == "failed" and "Timeout" in sleepy["error"], sleepy["error"]
+    assert after["status"] == "ok", after["error"]
+    for name in ("kills", "sleepy"):  # a failed run still renders, and its banner says why
+        page = (out / "runs" / name / f"{name}.html").read_text()
+        assert "FAILED" in page and (out / "runs" / name / f"{name}.public.html").is_file()
+    assert "about to exit the kernel process" in (out / "runs" / "kills" / "kills.html").read_text()
+    pids = [_facts(out, n)["pid"] for n in ("check", "kills", "sleepy", "after")]
+    assert pids[0] == pids[1] and len(set(pids[1:])) == 3  # a new kernel after the death and after the timeout
+
+
+def test_isolate_gives_each_run_a_fresh_kernel(tmp_path):
+    names = ["pollute", "check"]
+    cfg = _config(tmp_path, [{"name": n, "notebook": str(FIXTURES / f"{b}.ipynb")}
+                             for n, b in zip(names, ["pollute", "isolation_check"])])
+    outcome = run_reports(load_runs(cfg), jobs=1, output=tmp_path / "out", timeout=60, progress=False, html=False,
+                          data_mode=DataMode("offline", "isolate test", str(tmp_path / "none")), argv=["t"],
+                          isolate=True)
+    out = tmp_path / "out"
+    assert outcome.exit_code == 0 and _facts(out, "pollute")["pid"] != _facts(out, "check")["pid"]
+    assert _facts(out, "check")["run_name"] == "check"
+
+
+def test_cli_passes_isolate(tmp_path, monkeypatch):
+    import capflow.report as report
+
+    seen = {}
+
+    def fake(runs, overrides, **kw):
+        seen.update(kw)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(report, "run_reports", fake)
+    cfg = _config(tmp_path, [{"name": "ok", "notebook": str(FIXTURES / "ok_table.ipynb")}])
+    for argv, expected in ((["--isolate"], True), ([], False)):
+        with pytest.raises(SystemExit):
+            cli.main(["run", "--all", "--config", str(cfg), *argv])
+        assert seen["isolate"] is expected
+
+
+def test_notebook_imports_are_found(tmp_path):
+    from capflow.report.pool import notebook_imports, warm_modules
+
+    nb = tmp_path / "n.py"
+    nb.write_text("# %%\n%matplotlib inline\nimport os, numpy as np\nfrom capflow import plots\n"
+                  "from .rel import x\n\ndef f():\n    import hidden\n# %%\nthis is not python(\n")
+    assert notebook_imports([str(nb), str(tmp_path / "absent.py")]) == ["os", "numpy", "capflow", "capflow.plots"]
+    mods = warm_modules([str(nb)])
+    assert mods[0] == "numpy" and "statsmodels.api" in mods and mods.count("numpy") == 1  # capflow: the heavy set
+    assert warm_modules([str(FIXTURES / "pollute.py")]) == ["json", "os", "sys", "warnings", "pathlib",
+                                                            "pathlib.Path", "matplotlib", "matplotlib.pyplot",
+                                                            "numpy", "pandas"]
 
 
 # --------------------------------------------------------------------------------------- nightly workflow

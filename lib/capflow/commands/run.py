@@ -6,7 +6,8 @@ import argparse
 import sys
 
 RUN_EPILOG = """Examples:
-  capflow run --all --jobs 2                       every run of reports.yaml, two kernels at a time
+  capflow run --all --jobs 2                       every run of reports.yaml on two warm kernels
+  capflow run --all --isolate                      one fresh kernel per run (slower, nothing shared)
   capflow run cascade_2025_10_10                   one run
   capflow run divergence -p base_date=2025-01-02   override a parameter (values are YAML: 5, 0.1, [a, b])
   capflow validate --all                           check every run's parameters, execute nothing
@@ -15,6 +16,10 @@ Parameters are checked against each notebook's `parameters` cell before any kern
 wrong types and invalid date ranges are refused. Data: online by default; offline on the snapshot when
 CAPFLOW_SNAPSHOT or CAPFLOW_OFFLINE is set, or the network is unreachable. Output: DIR/index.html,
 DIR/manifest.json and DIR/runs/<name>/ (executed notebook, full and code-free HTML, results CSV/JSON, log).
+Kernels: --jobs N kernels are started once, pre-import numpy, pandas, matplotlib, scipy, statsmodels, seaborn
+and capflow, and run the queued notebooks one after another; before each run the kernel's namespace,
+environment, working directory, warning filters, rcParams and pandas/numpy options are reset. A kernel that
+dies or times out is replaced. --isolate runs every notebook in a fresh kernel instead.
 Offline, a run whose notebook, parameters, capflow source, data files and environment are unchanged since its
 last successful run in DIR is skipped (its previous pages are kept and linked); --force re-runs it.
 Exit code: 0 all runs ok, 1 a run failed or its notebook is missing, 2 invalid arguments."""
@@ -41,6 +46,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--no-html", action="store_false", dest="html", help="skip the HTML pages")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--isolate", action="store_true",
+                   help="one fresh kernel per run (default: --jobs warm kernels, reused with their state reset)")
     p.add_argument("--force", action="store_true",
                    help="re-run every run (default: skip offline runs unchanged since their last success)")
     p.set_defaults(func=cmd_run)
@@ -64,7 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--jobs {args.jobs}: must be a positive number of parallel runs, e.g. --jobs 2")
     runs, overrides = _selected(args)
     out = run_reports(runs, overrides, jobs=args.jobs, output=args.output, timeout=args.timeout or None,
-                      html=args.html, kernel=args.kernel, progress=not args.quiet, force=args.force)
+                      html=args.html, kernel=args.kernel, progress=not args.quiet, force=args.force,
+                      isolate=args.isolate)
     m = out.manifest
     print(f"{m['data']['note']}", file=sys.stderr)
     for r in m["runs"]:

@@ -8,6 +8,9 @@ Public API
   offline runs unchanged since their last success are skipped unless ``force=True``
   (:mod:`capflow.report.fingerprint`: hash cache, fingerprints, recorded durations for longest-first scheduling).
 - :mod:`capflow.report.kernel`: report kernels over IPC with their stderr captured and filtered.
+- :mod:`capflow.report.pool`: the warm kernel pool (``--jobs N`` kernels started once, heavy modules pre-imported,
+  state reset between runs by :mod:`capflow.report.kernelside`, a dead or timed-out kernel replaced);
+  ``run_reports(isolate=True)`` runs each notebook in a fresh kernel instead.
 - :func:`detect_data_mode`, :class:`DataMode`, :func:`kernel_env`, :func:`redact`: data mode and secrets.
 """
 

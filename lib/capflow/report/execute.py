@@ -13,15 +13,17 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from capflow.report.environment import redact, redact_tree
+
+if TYPE_CHECKING:  # nbformat is imported when first needed: a pool kernel starts meanwhile
+    import nbformat
 
 BANNER_TAG = "capflow-banner"
 
@@ -65,13 +67,22 @@ class RunResult:
         return asdict(self)
 
 
-def banner_cell(job: RunJob, status: str, started: str) -> nbformat.NotebookNode:
-    """A markdown cell stating run, data mode, parameters and status; every value HTML-escaped."""
+def banner_cell(job: RunJob, status: str, started: str, error: str = "",
+                shown: bool = True) -> nbformat.NotebookNode:
+    """A markdown cell stating run, data mode, parameters and status; every value HTML-escaped.
+
+    A failed run's banner points to the error output (``shown``) or, when the notebook has none (the kernel
+    died, a cell timed out), states ``error`` itself.
+    """
     esc = html.escape
     params = "; ".join(f"{esc(k)} = {esc(repr(v))}" for k, v in job.parameters.items()) or "defaults"
-    state = "**FAILED**: the error is shown below" if status == "failed" else status
+    state = status
+    if status == "failed":
+        state = "**FAILED**: the error is shown below" if shown or not error else f"**FAILED**: {esc(error)}"
     text = (f"> **capflow report** - run {esc(job.name)} - executed {esc(started)} - status: {state}  \n"
             f"> **Data:** {esc(job.data_note)}  \n> **Parameters:** {params}")
+    import nbformat
+
     cell = nbformat.v4.new_markdown_cell(text)
     cell.metadata["tags"] = [BANNER_TAG]
     return cell
@@ -83,15 +94,47 @@ def _error_text(exc: BaseException) -> str:
     return " ".join(str(text).split())[:500]
 
 
-def _execute(job: RunJob, out_nb: Path, results: Path, stderr_path: Path) -> nbformat.NotebookNode:
+ENGINE = "capflow_nbclient"
+_EXECUTING = threading.local()  # the notebook being executed on this thread (kept when the kernel dies)
+
+
+def _engine() -> str:
+    """Register (once) papermill's nbclient engine keeping a handle on the notebook it executes.
+
+    Runs execute without papermill's save after every cell (two full notebook writes per cell, on the
+    critical path between cells); a notebook whose cell failed is still written by papermill, and one whose
+    kernel died or timed out is taken from :data:`_EXECUTING`.
+    """
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.exceptions import PapermillException
+
+    class KeepingEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            _EXECUTING.nb = nb_man.nb
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    try:
+        papermill_engines.get_engine(ENGINE)
+    except PapermillException:
+        papermill_engines.register(ENGINE, KeepingEngine)
+    return ENGINE
+
+
+def _execute(job: RunJob, out_nb: Path, results: Path, stderr_path: Path, slot=None) -> nbformat.NotebookNode:
     import papermill as pm
 
     from capflow.report.kernel import kernel_options
 
     params = {**job.parameters, "output_dir": str(results)}
-    return pm.execute_notebook(job.notebook, str(out_nb), parameters=params, kernel_name=job.kernel,
-                               progress_bar=False, log_output=False, execution_timeout=job.timeout,
-                               start_timeout=120, cwd=str(results), **kernel_options(stderr_path))
+    common = dict(parameters=params, kernel_name=job.kernel, progress_bar=False, log_output=False,
+                  execution_timeout=job.timeout, start_timeout=120, engine_name=_engine(),
+                  request_save_on_cell_execute=False)
+    _EXECUTING.nb = None
+    if slot is not None:  # a warm pooled kernel: reset to the run's environment and folder, then reused
+        return slot.execute(pm.execute_notebook, job.env, str(results), input_path=job.notebook,
+                            output_path=str(out_nb), **common)
+    return pm.execute_notebook(job.notebook, str(out_nb), cwd=str(results), **common, **kernel_options(stderr_path))
 
 
 def _input_notebook(job: RunJob, out: Path) -> str:
@@ -105,24 +148,40 @@ def _input_notebook(job: RunJob, out: Path) -> str:
     return str(conv)
 
 
-def _finish_notebook(job: RunJob, nb: nbformat.NotebookNode, out_nb: Path, status: str, started: str) -> str:
+def _has_error_output(nb: nbformat.NotebookNode) -> bool:
+    return any(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def _finish_notebook(job: RunJob, nb: nbformat.NotebookNode, out_nb: Path, status: str, started: str,
+                     error: str = "") -> str:
     """Insert the banner, write the redacted notebook once; return its text."""
     first = nb.cells[0] if nb.cells else None
     at = 1 if first is not None and first.cell_type == "markdown" and first.source.lstrip().startswith("# ") else 0
     if first is not None and "papermill-error-cell-tag" in first.metadata.get("tags", []):
         at = 0
-    nb.cells.insert(at, banner_cell(job, status, started))
+    nb.cells.insert(at, banner_cell(job, status, started, error, _has_error_output(nb)))
+    import nbformat
+
     text = redact(nbformat.writes(nb), job.secrets)
     out_nb.write_text(text, encoding="utf-8")
     return text
 
 
-def execute_run(job: RunJob) -> RunResult:
-    """Execute one run in this process; never raises for notebook errors (they become ``status="failed"``).
+def execute_run(job: RunJob, slot=None) -> RunResult:
+    """Execute one run; never raises for notebook errors (they become ``status="failed"``).
 
     Writes into ``job.out_dir``: ``<name>.ipynb`` (executed), ``<name>.html`` (full), ``<name>.public.html``
     (code-free), ``results/`` (the notebook's CSV/JSON) and ``run.log``; every text file is redacted.
+
+    Parameters
+    ----------
+    job : RunJob
+    slot : capflow.report.pool.KernelSlot, optional
+        A pooled warm kernel to run on (reset first); default: a fresh kernel started with ``job.env``
+        (this process's environment is swapped meanwhile, so call it from a worker process).
     """
+    if slot is not None:
+        return _execute_run(job, slot)
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(job.env)  # the kernel inherits this scrubbed environment
@@ -133,28 +192,37 @@ def execute_run(job: RunJob) -> RunResult:
         os.environ.update(saved)
 
 
-def _run_kernel(job: RunJob, out_nb: Path, results: Path, res: RunResult, log_lines: list[str]):
+def _run_kernel(job: RunJob, out_nb: Path, results: Path, res: RunResult, log_lines: list[str], slot=None):
     """Execute with papermill; the executed notebook (None when none was written) and the kernel's stderr."""
-    fd, stderr_name = tempfile.mkstemp(prefix="capflow-kernel-", suffix=".stderr")  # outside the published tree
-    os.close(fd)
+    stderr_name = slot.stderr_path if slot is not None else None
+    if slot is None:
+        fd, stderr_name = tempfile.mkstemp(prefix="capflow-kernel-", suffix=".stderr")  # outside the published tree
+        os.close(fd)
     nb = None
     try:
-        job.notebook = _input_notebook(job, Path(job.out_dir))
-        nb = _execute(job, out_nb, results, Path(stderr_name))
+        job = replace(job, notebook=_input_notebook(job, Path(job.out_dir)))  # the caller's job stays as given
+        nb = _execute(job, out_nb, results, Path(stderr_name), slot)
     except Exception as exc:  # noqa: BLE001 - a failed notebook is a result, not a crash of the runner
         res.status, res.error = "failed", _error_text(exc)
         log_lines.append("".join(traceback.format_exception_only(type(exc), exc)).strip())
     finally:
         from capflow.report.kernel import kernel_messages
 
-        res.kernel_messages = [redact(m, job.secrets) for m in kernel_messages(stderr_name)]
-        os.unlink(stderr_name)
-    if nb is None and out_nb.is_file():
+        msgs = slot.run_messages() if slot is not None else kernel_messages(stderr_name)
+        res.kernel_messages = [redact(m, job.secrets) for m in msgs]
+        if slot is None:
+            os.unlink(stderr_name)
+    if nb is None and out_nb.is_file():  # a cell failed: papermill wrote the notebook with its error marker
+        import nbformat
+
         nb = nbformat.read(out_nb, as_version=4)
+    elif nb is None:  # the kernel died or a cell timed out: the notebook as far as it got
+        nb = getattr(_EXECUTING, "nb", None)
+    _EXECUTING.nb = None
     return nb
 
 
-def _execute_run(job: RunJob) -> RunResult:
+def _execute_run(job: RunJob, slot=None) -> RunResult:
     out, t0 = Path(job.out_dir), time.perf_counter()
     results = out / "results"
     results.mkdir(parents=True, exist_ok=True)
@@ -162,13 +230,15 @@ def _execute_run(job: RunJob) -> RunResult:
     out_nb = out / f"{job.name}.ipynb"
     res = RunResult(job.name, job.notebook, job.parameters, "ok", started=started)
     log_lines = [f"run {job.name}: notebook {job.notebook}", f"started {started}", f"data: {job.data_note}"]
-    nb = _run_kernel(job, out_nb, results, res, log_lines)
+    nb = _run_kernel(job, out_nb, results, res, log_lines, slot)
+    if slot is not None:
+        log_lines.append(f"kernel: warm pool kernel (pid {slot.info.get('pid')}, started {slot.starts}x by its slot)")
     res.timings["execute_s"] = round(time.perf_counter() - t0, 3)
     if res.kernel_messages:
         logging.getLogger(__name__).warning("run %s: kernel stderr:\n%s", job.name, "\n".join(res.kernel_messages))
         log_lines += ["kernel stderr:"] + [f"  {m}" for m in res.kernel_messages]
     if nb is not None:
-        text = _finish_notebook(job, nb, out_nb, res.status, started)
+        text = _finish_notebook(job, nb, out_nb, res.status, started, res.error)
         res.files["ipynb"] = out_nb.name
         if job.html and job.defer_html:
             res.notebook_json = text
@@ -202,6 +272,8 @@ def render(name: str, notebook_text: str, out: Path, files: dict, secrets: list[
     Adds ``html``/``public_html`` to ``files`` on success; on failure logs it, appends to ``log_lines`` and
     returns False.
     """
+    import nbformat
+
     from capflow.report.htmlexport import export_both
 
     try:

@@ -10,6 +10,7 @@ import ast
 import datetime as dt
 import difflib
 import io
+import json
 import re
 import tokenize
 from dataclasses import dataclass
@@ -113,16 +114,32 @@ def notebook_parameters(path: str | Path) -> dict[str, ParameterSpec]:
     FileNotFoundError
         The notebook does not exist.
     """
-    import jupytext
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"notebook {path} does not exist")
-    nb = jupytext.read(path)
-    for cell in nb.cells:
+    for cell in notebook_cells(path):
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            return parse_parameters_source(cell.source)
+            return parse_parameters_source(cell["source"])
     return {}
+
+
+def notebook_cells(path: str | Path) -> list[dict]:
+    """Cells of a notebook as ``{"cell_type", "source" (str), "metadata"}`` dicts.
+
+    An ``.ipynb`` is read as plain JSON (no nbformat import: ``capflow run`` starts its kernels meanwhile); a
+    jupytext ``.py`` through jupytext.
+    """
+    path = Path(path)
+    if path.suffix != ".ipynb":
+        import jupytext
+
+        return [{"cell_type": c.cell_type, "source": c.source, "metadata": dict(c.metadata)}
+                for c in jupytext.read(path).cells]
+    with open(path, encoding="utf-8") as fh:
+        cells = json.load(fh).get("cells", [])
+    return [{"cell_type": c.get("cell_type", ""), "metadata": c.get("metadata", {}),
+             "source": c["source"] if isinstance(c.get("source"), str) else "".join(c.get("source", []))}
+            for c in cells]
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, Any]:

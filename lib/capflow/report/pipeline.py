@@ -7,8 +7,10 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import queue
 import shutil
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -98,41 +100,102 @@ def _render_deferred(job: RunJob, res: dict) -> dict:
     return res
 
 
-def execute_jobs(jobs: list[RunJob], n_jobs: int = 1, progress: bool = True) -> dict[str, dict]:
-    """Execute runs, each in a worker process with its own kernel, ``n_jobs`` at a time; ``{name: result}``.
+def execute_jobs(jobs: list[RunJob], n_jobs: int = 1, progress: bool = True, isolate: bool = False) -> dict[str, dict]:
+    """Execute runs ``n_jobs`` at a time; ``{name: result}``. HTML is rendered here while the next run executes.
 
-    A worker returns its executed notebook and goes on to the next kernel; this process renders the HTML of
-    finished runs meanwhile (one thread: nbconvert's exporter is shared).
+    By default on a warm kernel pool (:mod:`capflow.report.pool`): ``n_jobs`` kernels, each started once, with
+    the heavy modules pre-imported, reset between runs. ``isolate=True``: each run in a worker process with a
+    fresh kernel of its own.
     """
+    if not jobs:
+        return {}
     from tqdm.auto import tqdm
 
-    out: dict[str, dict] = {}
-    if not jobs:
-        return out
-    ctx = mp.get_context("spawn")
     bar = tqdm(total=len(jobs), desc="capflow run", unit="run", file=sys.stderr, disable=not progress)
-    with ProcessPoolExecutor(max_workers=max(1, min(n_jobs, len(jobs))), mp_context=ctx) as pool, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="capflow-html") as html_pool:
-        futures = {pool.submit(run_in_worker, j): j for j in jobs}
+    finished = (_isolated if isolate else _pooled)(jobs, max(1, min(n_jobs, len(jobs))))  # pool kernels start now
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="capflow-html") as html_pool:
         if any(j.html and j.defer_html for j in jobs):  # build nbconvert's exporter while the first kernels run
             from capflow.report.htmlexport import exporter
 
             html_pool.submit(exporter)
         rendered = {}
-        for fut in as_completed(futures):
-            job = futures[fut]
-            try:
-                res = fut.result()
-            except Exception as exc:  # noqa: BLE001 - a crashed worker fails its run only
-                res = _crashed(job, exc)
+        for job, res in finished:
             rendered[job.name] = html_pool.submit(_render_deferred, job, res)
             bar.set_postfix_str(f"{job.name}: {res['status']}")
             bar.update(1)
+        out = {}
         for name, fut in rendered.items():
             out[name] = fut.result()
             log.info("run %s: %s in %.1f s", name, out[name]["status"], out[name]["duration_s"])
     bar.close()
     return out
+
+
+def _isolated(jobs: list[RunJob], workers: int):
+    """Yield ``(job, result)`` as runs finish, each run in a spawned worker process with its own fresh kernel."""
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {pool.submit(run_in_worker, j): j for j in jobs}
+        for fut in as_completed(futures):
+            try:
+                res = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a crashed worker fails its run only
+                res = _crashed(futures[fut], exc)
+            yield futures[fut], res
+
+
+def _pooled(jobs: list[RunJob], workers: int):
+    """Start ``workers`` warm kernels (one thread each) taking the runs in order; return an iterator of
+    ``(job, result)`` as runs finish."""
+    from capflow.report.pool import KernelSlot, launch_env, warm_modules
+
+    todo, done = queue.SimpleQueue(), queue.SimpleQueue()
+    for j in jobs:
+        todo.put(j)
+    modules = warm_modules(j.notebook for j in jobs)
+    slots = [KernelSlot(jobs[0].kernel, launch_env(jobs[0].env), modules, str(Path(jobs[0].out_dir).parent))
+             for _ in range(workers)]
+    threads = [threading.Thread(target=_slot_loop, args=(s, todo, done), name=f"capflow-kernel-{i}", daemon=True)
+               for i, s in enumerate(slots)]
+    pm_log = logging.getLogger("papermill")
+    level = pm_log.level
+    pm_log.setLevel(logging.WARNING)  # papermill's per-run INFO lines (the worker processes did the same)
+    for t in threads:
+        t.start()
+
+    def results():
+        try:
+            for _ in jobs:
+                yield done.get()
+            for t in threads:
+                t.join()
+        finally:
+            pm_log.setLevel(level)
+
+    return results()
+
+
+def _slot_loop(slot, todo: queue.SimpleQueue, done: queue.SimpleQueue) -> None:
+    """One pool thread: warm its kernel at once, then take queued runs until none is left; stop the kernel."""
+    from capflow.report.execute import execute_run
+
+    try:
+        try:
+            slot.ensure()  # start and warm before the first run is taken (a failure is retried by that run)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("pool kernel failed to start: %s", exc)
+        while True:
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                res = execute_run(job, slot=slot).to_dict()
+            except Exception as exc:  # noqa: BLE001 - the runner's own failure fails this run only
+                res = _crashed(job, exc)
+            done.put((job, res))
+    finally:
+        slot.close()
 
 
 @dataclass
@@ -190,7 +253,7 @@ def skipped(prev: dict) -> dict:
 def run_reports(runs: list[RunSpec], overrides: dict[str, Any] | None = None, jobs: int = 1,
                 output: str | Path | None = None, timeout: float | None = 600.0, html: bool = True,
                 kernel: str = "python3", data_mode: DataMode | None = None, argv: list[str] | None = None,
-                progress: bool = True, force: bool = False) -> ReportOutcome:
+                progress: bool = True, force: bool = False, isolate: bool = False) -> ReportOutcome:
     """Validate, execute and publish runs; a failed notebook fails its row and the exit code, not the others.
 
     Parameters
@@ -200,7 +263,8 @@ def run_reports(runs: list[RunSpec], overrides: dict[str, Any] | None = None, jo
     overrides : dict, optional
         Parameter values applied to every run (``-p``), validated against each notebook.
     jobs : int
-        Runs executed at once (each in its own process and kernel).
+        Runs executed at once: the number of warm kernels of the pool (or of worker processes with
+        ``isolate``).
     output : path, optional
         Output root (default ``reports/``): ``index.html``, ``manifest.json``, ``runs/<name>/``.
     timeout : float or None
@@ -215,6 +279,9 @@ def run_reports(runs: list[RunSpec], overrides: dict[str, Any] | None = None, jo
         Re-run every run; by default an offline run whose notebook, parameters, capflow library source, data
         files and environment are unchanged since its last successful run in ``output`` is skipped
         (status ``skipped``, the previous run's files and links kept).
+    isolate : bool
+        One fresh kernel per run (in its own worker process) instead of the warm kernel pool, whose kernels
+        are reused run after run with their state reset in between (:mod:`capflow.report.pool`).
 
     Returns
     -------
@@ -233,7 +300,7 @@ def run_reports(runs: list[RunSpec], overrides: dict[str, Any] | None = None, jo
     reuse = {n: skipped(r) for n, r in reuse.items() if r and r.get("fingerprint") == fps[n]["fingerprint"]}
     todo = [(s, p) for s, p in prepared if p is not None and s.name not in reuse]
     done = execute_jobs(schedule(_jobs(todo, mode, output, timeout, html, kernel, secrets), load_durations()),
-                        jobs, progress)
+                        jobs, progress, isolate)
     save_durations({n: r["timings"].get("execute_s", r["duration_s"]) for n, r in done.items()
                     if r["status"] == "ok"})
     results = [_result(spec, params, done, reuse, fps, output, ctx, secrets) for spec, params in prepared]
@@ -241,6 +308,8 @@ def run_reports(runs: list[RunSpec], overrides: dict[str, Any] | None = None, jo
     argv = [redact(a, secrets) for a in (argv if argv is not None else sys.argv)]
     manifest = build_manifest(results, mode.to_dict(), started, time.perf_counter() - t0, argv, jobs, output,
                               snapshot=ctx.snapshot, packages=ctx.packages)
+    manifest["kernels"] = ("none: every run skipped" if not todo else "isolated: a fresh kernel per run" if isolate
+                           else f"pool: {min(jobs, len(todo))} warm kernel(s) reused, state reset between runs")
     (output / "manifest.json").write_text(redact(json.dumps(manifest, indent=2, default=str), secrets), "utf-8")
     index = output / "index.html"
     prefix = {r["name"]: f"{RUNS_SUBDIR}/{r['name']}" for r in results}

@@ -363,7 +363,7 @@ def test_plan_from_environment(monkeypatch):
 
 
 def test_key_never_in_repr_errors_or_logs(monkeypatch, caplog):
-    secret = "CG-s3cr3tKEYvalue"
+    secret = "CG-" + "FAKE" + "KEYvalue"  # a fake key, built so it is not mistaken for a committed one
     monkeypatch.setenv(cg.ENV_DEMO, secret)
     leak = requests.exceptions.ConnectionError(
         f"HTTPSConnectionPool: Max retries exceeded with url: /api/v3/coins/x?x_cg_demo_api_key={secret}")

@@ -40,6 +40,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from capflow._time import CALENDAR_FIRST_YEAR, exchange_calendar
 from capflow import assets as _assets
 from capflow import config
 from capflow.data import snapshot
@@ -300,17 +301,15 @@ def _resolve_asset(name: str, param: str) -> _assets.Asset:
         raise UnknownTickerError(f"{exc}".replace("(parameter assets)", f"(parameter {param})")) from None
 
 
-#: First year of the session calendars built by default (building XKRX from 2000 costs seconds of lunar-calendar
-#: arithmetic); earlier dates get a calendar starting two years before them (see :func:`session_opens`).
-CALENDAR_START_YEAR = 2020
+#: First year of the session calendars built by default (shared with every module, see
+#: :func:`capflow._time.exchange_calendar`); earlier dates get a calendar starting two years before them.
+CALENDAR_START_YEAR = CALENDAR_FIRST_YEAR
 
 
 @lru_cache(maxsize=8)
 def _session_opens(calendar: str, first_year: int = CALENDAR_START_YEAR) -> pd.Series:
     """Session open times (UTC) indexed by session date (tz-naive), from Jan 1 of ``first_year`` on."""
-    import exchange_calendars as xcals
-
-    cal = xcals.get_calendar(calendar, start=f"{first_year}-01-01")
+    cal = exchange_calendar(calendar, f"{first_year + 2}-01-01", error=CapexError)
     opens = cal.opens
     opens.index = pd.DatetimeIndex(opens.index).tz_localize(None)
     return opens.dt.tz_convert("UTC") if opens.dt.tz is not None else opens.dt.tz_localize("UTC")

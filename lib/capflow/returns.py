@@ -38,12 +38,12 @@ equity and to Saturday for a crypto asset.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Iterable, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from capflow._time import exchange_calendar
 from capflow import assets as _assets
 
 log = logging.getLogger(__name__)
@@ -256,21 +256,14 @@ def basket_returns(returns: pd.DataFrame, weights: str | pd.DataFrame = "equal",
 
 # --------------------------------------------------------------------------------------------- calendars
 
-@lru_cache(maxsize=8)
-def _calendar(code: str):
-    import exchange_calendars as xcals
-
-    try:
-        return xcals.get_calendar(code)
-    except Exception:  # exchange_calendars raises InvalidCalendarName (a KeyError)
-        raise ReturnsError(f"parameter calendar={code!r} is not an exchange_calendars code; use e.g. 'XNYS', "
-                           "'XKRX'") from None
+def _calendar(code: str, start: object = None, end: object = None):
+    return exchange_calendar(code, start, end, ReturnsError)
 
 
 def sessions(start: object, end: object, calendar: str = "XNYS") -> pd.DatetimeIndex:
     """Sessions of an exchange calendar in ``[start, end]`` as UTC-midnight timestamps (the bar labels)."""
     s, e = _utc(start, "start").tz_localize(None).normalize(), _utc(end, "end").tz_localize(None).normalize()
-    return _calendar(calendar).sessions_in_range(s, e).tz_localize("UTC")
+    return _calendar(calendar, s, e).sessions_in_range(s, e).tz_localize("UTC")
 
 
 def _is_crypto(col: str, crypto: Iterable[str] | None) -> bool:
@@ -308,8 +301,8 @@ def session_closes(start: object, end: object, calendar: str = "XNYS") -> pd.Ser
         UTC close time from ``exchange_calendars``: DST-aware (XNYS 16:00 New York is 20:00 UTC in summer,
         21:00 UTC in winter) and with early closes (13:00 New York on 2024-11-29).
     """
-    cal = _calendar(calendar)
     s, e = _utc(start, "start").tz_localize(None).normalize(), _utc(end, "end").tz_localize(None).normalize()
+    cal = _calendar(calendar, s, e)
     sess = cal.sessions_in_range(max(s, cal.first_session), min(e, cal.last_session))
     closes = cal.closes.loc[sess]
     closes = pd.DatetimeIndex(closes)
@@ -501,7 +494,7 @@ def event_anchor(timestamp: object, asset_id: str, calendar: str | None = None) 
                                "('24/7' or an exchange code such as 'XNYS')") from None
     if calendar == "24/7":
         return ts.normalize()
-    session = _calendar(calendar).minute_to_session(ts.floor("min"), direction="next")
+    session = _calendar(calendar, ts, ts).minute_to_session(ts.floor("min"), direction="next")
     return pd.Timestamp(session).tz_localize("UTC")
 
 

@@ -15,12 +15,12 @@ Examples
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
+from capflow._time import exchange_calendar
 from capflow import assets as _assets
 from capflow.data import resolve, snapshot
 from capflow.data.store import DataRequestError, resolution_order, validate_request
@@ -33,13 +33,6 @@ class DataQualityError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------- calendars
-
-
-@lru_cache(maxsize=8)
-def _calendar(code: str, first_year: int, last_year: int):
-    import exchange_calendars as xcals
-
-    return xcals.get_calendar(code, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
 
 
 def expected_index(asset: _assets.Asset, freq: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeIndex:
@@ -55,7 +48,7 @@ def expected_index(asset: _assets.Asset, freq: str, first: pd.Timestamp, last: p
         return pd.date_range(first.ceil(step), last.floor(step), freq=step, tz="UTC")
     if freq != "1d":
         return pd.DatetimeIndex([], tz="UTC")
-    cal = _calendar(asset.calendar, first.year - 1, last.year + 1)
+    cal = exchange_calendar(asset.calendar, first, last)
     sessions = cal.sessions_in_range(first.tz_convert(None).normalize(), last.tz_convert(None).normalize())
     return pd.DatetimeIndex(sessions).tz_localize("UTC")
 

@@ -6,7 +6,6 @@ in ``df.attrs["provenance"]``: per column the layer used, the original sources w
 
 from __future__ import annotations
 
-import logging
 import re
 import warnings
 from dataclasses import dataclass
@@ -17,9 +16,6 @@ import pandas as pd
 from capflow import assets as _assets
 from capflow import config
 from capflow._time import utc_timestamp
-from capflow.data import snapshot
-
-log = logging.getLogger(__name__)
 
 FREQS: tuple[str, ...] = ("1d", "1h", "4h")
 #: Fields per frequency. ``price`` is the series to compute returns from: the crypto close (daily: the

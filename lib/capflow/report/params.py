@@ -202,7 +202,8 @@ def coerce(spec: ParameterSpec, value: Any, where: str = "") -> Any:
     return float(value) if kind == "float" else list(value) if kind == "list" else value
 
 
-def _suggest(name: str, valid: Iterable[str]) -> str:
+def suggest(name: str, valid: Iterable[str]) -> str:
+    """``did you mean X? valid: A, B, ...``: the tail of an unknown-name error."""
     valid = sorted(valid)
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
@@ -257,7 +258,7 @@ def validate_parameters(specs: Mapping[str, ParameterSpec], values: Mapping[str,
         if name in RESERVED and not allow_reserved:
             raise ParameterError(f"parameter {name}{where} is set by capflow run; use --output DIR instead")
         if name not in specs:
-            raise ParameterError(f"unknown parameter {name!r}{where}; {_suggest(name, specs)}")
+            raise ParameterError(f"unknown parameter {name!r}{where}; {suggest(name, specs)}")
         out[name] = coerce(specs[name], value, where)
     merged = {n: s.default for n, s in specs.items()} | out
     _check_ranges(merged, where)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -10,7 +9,7 @@ from typing import Any, Iterable
 import yaml
 
 from capflow import config
-from capflow.report.params import ParameterError, notebook_parameters, validate_parameters
+from capflow.report.params import ParameterError, notebook_parameters, suggest, validate_parameters
 
 
 class RunListError(ValueError):
@@ -102,7 +101,5 @@ def select(runs: list[RunSpec], names: Iterable[str] = (), all_runs: bool = Fals
     by_name = {r.name: r for r in runs}
     for n in names:
         if n not in by_name:
-            close = difflib.get_close_matches(n, valid, n=3, cutoff=0.5)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
-            raise RunListError(f"unknown run {n!r}; {hint}valid: {', '.join(valid)}")
+            raise RunListError(f"unknown run {n!r}; {suggest(n, valid)}")
     return [by_name[n] for n in dict.fromkeys(names)]

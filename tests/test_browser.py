@@ -31,7 +31,8 @@ def site(tmp_path_factory):
     cfg = tmp / "reports.yaml"
     cfg.write_text(yaml.safe_dump({"runs": [{"name": "ok", "notebook": str(FIXTURE)}]}))
     try:
-        outcome = run_reports(load_runs(cfg), output=tmp / "out", data_mode=DataMode("offline", "browser test"),
+        outcome = run_reports(load_runs(cfg, notebooks_dir=FIXTURE.parent), output=tmp / "out",
+                              data_mode=DataMode("offline", "browser test"),
                               progress=False)
     finally:
         mp.undo()

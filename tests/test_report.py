@@ -23,7 +23,7 @@ from capflow.report.params import parse_parameters_source
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 FAKE_KEY = "cg-FAKE-key-9f8e7d6c5b4a"
 FAKE_TOKEN = "ghp_" + "FAKEtoken1234567890"  # fake, split so secret scanners do not flag it
-XSS = '<script>alert("capflow-xss")</script>'
+XSS = '<img src=x onerror=alert("capflow-xss")><script>alert("capflow-xss")</script>'
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +33,18 @@ def _state_dir(tmp_path, monkeypatch):
 
 
 def _config(tmp_path: Path, runs: list[dict]) -> Path:
-    path = tmp_path / "reports.yaml"
-    path.write_text(yaml.safe_dump({"runs": runs}))
+    """A run list in ``tmp_path`` whose notebooks are copied into ``tmp_path/notebooks`` (where they must live)."""
+    import shutil
+
+    path, nbdir = tmp_path / "reports.yaml", tmp_path / "notebooks"
+    nbdir.mkdir(exist_ok=True)
+    entries = []
+    for r in runs:
+        src = Path(r["notebook"])
+        if src.is_absolute() and src.is_file() and src.parent != nbdir:
+            shutil.copy(src, nbdir / src.name)
+        entries.append({**r, "notebook": f"notebooks/{src.name}"})
+    path.write_text(yaml.safe_dump({"runs": entries}))
     return path
 
 
@@ -282,7 +292,9 @@ def test_script_values_are_escaped(pipeline_run):
     assert XSS not in index and "&lt;script&gt;alert(" in index
     for page in ("ok.html", "ok.public.html"):
         html = (out / "runs" / "ok" / page).read_text()
-        assert "<script>alert(" not in html and "&lt;script&gt;alert(" in html
+        body = html.split("<body", 1)[1]
+        assert not re.search(r"<img[^>]*onerror", body) and not re.search(r"<script", body), page
+        assert "Basket in prose" in body and "<td" in body  # the Styler table and the prose survive, defused
 
 
 def test_index_shows_data_as_of_layers_and_sources(pipeline_run):
@@ -327,7 +339,7 @@ def test_index_cells_are_compact_and_escaped():
                 "counts": {"ok": 1, "skipped": 0, "failed": 0, "missing": 0}}
     html = render_index(manifest, {"r": "runs/r"})
     assert XSS not in html and "<td class=\"as-of\">2026-02-05</td>" in html
-    assert '<span class="badge layer-snapshot">snapshot</span>' in html and "coingecko, &lt;script&gt;" in html
+    assert '<span class="badge layer-snapshot">snapshot</span>' in html and "coingecko, &lt;img src=x" in html
 
 
 # ---------------------------------------------------------------------------------- skipping unchanged runs
@@ -359,7 +371,8 @@ def test_unchanged_runs_are_skipped(tmp_path, monkeypatch):
     # other work on the library or the parquet cache while the test runs must not change the fingerprint
     monkeypatch.setattr(pipeline, "tree_hash", lambda *a, **k: "library-source-hash")
     monkeypatch.setenv("CAPFLOW_SOURCES", "snapshot")
-    nb = tmp_path / "tiny.py"
+    (tmp_path / "notebooks").mkdir(exist_ok=True)
+    nb = tmp_path / "notebooks" / "tiny.py"
     nb.write_text(TINY)
     runs, out = load_runs(_config(tmp_path, [{"name": "tiny", "notebook": str(nb)}])), tmp_path / "out"
     mode = DataMode("offline", "skip test", str(tmp_path / "no-snapshot"))
@@ -424,7 +437,8 @@ def test_fingerprint_parts_and_hash_cache(tmp_path):
 
 
 def test_cli_run_has_no_kernel_noise_on_stderr(tmp_path):
-    nb = tmp_path / "tiny.py"
+    (tmp_path / "notebooks").mkdir(exist_ok=True)
+    nb = tmp_path / "notebooks" / "tiny.py"
     nb.write_text(TINY)
     cfg = _config(tmp_path, [{"name": "tiny", "notebook": str(nb)}])
     exe = Path(sys.executable).with_name("capflow")
@@ -472,7 +486,7 @@ def test_pool_reuses_one_kernel_and_nothing_leaks(pool_run):
     assert check["interactive"] is True  # as the inline backend leaves it in a fresh kernel (pollute: plt.ioff())
     # per-run environment and working directory
     assert polluter["run_name"] == "pollute" and check["run_name"] == "check" and check["data_mode"] == "offline"
-    assert Path(check["cwd"]) == (out / "runs" / "check" / "results").resolve()
+    assert check["cwd"] == "./results"  # the run's own results folder, shown relative in published files
     nb = nbformat.read(out / "runs" / "check" / "check.ipynb", as_version=4)
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
     assert counts[0] == 1 and counts == sorted(counts)  # a fresh session: numbering starts again at 1
@@ -526,7 +540,8 @@ def test_cli_passes_isolate(tmp_path, monkeypatch):
 def test_notebook_imports_are_found(tmp_path):
     from capflow.report.pool import notebook_imports, warm_modules
 
-    nb = tmp_path / "n.py"
+    (tmp_path / "notebooks").mkdir(exist_ok=True)
+    nb = tmp_path / "notebooks" / "n.py"
     nb.write_text("# %%\n%matplotlib inline\nimport os, numpy as np\nfrom capflow import plots\n"
                   "from .rel import x\n\ndef f():\n    import hidden\n# %%\nthis is not python(\n")
     assert notebook_imports([str(nb), str(tmp_path / "absent.py")]) == ["os", "numpy", "capflow", "capflow.plots"]

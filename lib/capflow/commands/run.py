@@ -63,16 +63,54 @@ def _selected(args: argparse.Namespace):
     return select(load_runs(args.config), args.names, args.all_runs), parse_assignments(args.param)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Execute the selected runs; print where the index is; return the exit code."""
-    from capflow.report import run_reports
-
+def check_run_options(args: argparse.Namespace) -> None:
+    """Refuse bad ``capflow run`` options before any work starts (one line naming the option)."""
     if args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs}: must be a positive number of parallel runs, e.g. --jobs 2")
+    if not (args.timeout >= 0) or args.timeout == float("inf"):
+        raise ValueError(f"--timeout {args.timeout:g}: must be a positive number of seconds per cell "
+                         "(0 means no limit), e.g. --timeout 600")
+
+
+class Terminated(BaseException):
+    """SIGTERM received: stop like Ctrl-C (nothing published, the previous report kept)."""
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    raise Terminated()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Execute the selected runs; print where the index is; return the exit code.
+
+    Ctrl-C or SIGTERM before the report is published leaves the previous report whole: one line, exit 130
+    (interrupt) or 1 (terminated, disk full).
+    """
+    import signal
+
+    from capflow.report import run_reports
+    from capflow.report.staging import ReportAborted
+
+    check_run_options(args)
     runs, overrides = _selected(args)
-    out = run_reports(runs, overrides, jobs=args.jobs, output=args.output, timeout=args.timeout or None,
-                      html=args.html, kernel=args.kernel, progress=not args.quiet, force=args.force,
-                      isolate=args.isolate)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        out = run_reports(runs, overrides, jobs=args.jobs, output=args.output, timeout=args.timeout or None,
+                          html=args.html, kernel=args.kernel, progress=not args.quiet, force=args.force,
+                          isolate=args.isolate)
+    except KeyboardInterrupt:
+        print("capflow run: interrupted; nothing was published and the previous report is unchanged",
+              file=sys.stderr)
+        return 130
+    except Terminated:
+        print("capflow run: terminated; nothing was published and the previous report is unchanged",
+              file=sys.stderr)
+        return 1
+    except ReportAborted as exc:
+        print(f"capflow run: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     m = out.manifest
     print(f"{m['data']['note']}", file=sys.stderr)
     for r in m["runs"]:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from capflow.report.environment import redact, redact_tree
+from capflow.report.environment import Scrubber
 
 if TYPE_CHECKING:  # nbformat is imported when first needed: a pool kernel starts meanwhile
     import nbformat
@@ -37,7 +37,7 @@ class RunJob:
     parameters: dict[str, Any]
     out_dir: str
     env: dict[str, str]
-    secrets: list[str]
+    scrub: Scrubber  # secrets redacted and absolute paths shortened in every file written
     data_note: str
     timeout: float | None = 600.0
     html: bool = True
@@ -162,7 +162,7 @@ def _finish_notebook(job: RunJob, nb: nbformat.NotebookNode, out_nb: Path, statu
     nb.cells.insert(at, banner_cell(job, status, started, error, _has_error_output(nb)))
     import nbformat
 
-    text = redact(nbformat.writes(nb), job.secrets)
+    text = job.scrub(nbformat.writes(nb))
     out_nb.write_text(text, encoding="utf-8")
     return text
 
@@ -209,7 +209,7 @@ def _run_kernel(job: RunJob, out_nb: Path, results: Path, res: RunResult, log_li
         from capflow.report.kernel import kernel_messages
 
         msgs = slot.run_messages() if slot is not None else kernel_messages(stderr_name)
-        res.kernel_messages = [redact(m, job.secrets) for m in msgs]
+        res.kernel_messages = [job.scrub(m) for m in msgs]
         if slot is None:
             os.unlink(stderr_name)
     if nb is None and out_nb.is_file():  # a cell failed: papermill wrote the notebook with its error marker
@@ -244,28 +244,28 @@ def _execute_run(job: RunJob, slot=None) -> RunResult:
             res.notebook_json = text
         elif job.html:
             t1 = time.perf_counter()
-            render(job.name, text, out, res.files, job.secrets, log_lines)
+            render(job.name, text, out, res.files, job.scrub, log_lines)
             res.timings["html_s"] = round(time.perf_counter() - t1, 3)
             if "html" not in res.files:
                 res.status, res.error = "failed", res.error or "HTML export failed (see run.log)"
-    redact_tree(results, job.secrets)  # the notebook's own files; everything else was redacted in memory
+    job.scrub.tree(results)  # the notebook's own files; everything else was scrubbed in memory
     res.results = sorted(str(p.relative_to(out)) for p in results.rglob("*") if p.is_file())
-    res.error = redact(res.error, job.secrets)
+    res.error = job.scrub(res.error)
     res.duration_s = round(time.perf_counter() - t0, 3)
-    write_log(out, res, log_lines, job.secrets)
+    write_log(out, res, log_lines, job.scrub)
     return res
 
 
-def write_log(out: Path, res: RunResult | dict, lines: list[str], secrets: list[str]) -> None:
-    """Write ``run.log`` (redacted) with a final status line; record it in the result's files."""
+def write_log(out: Path, res: RunResult | dict, lines: list[str], scrub: Scrubber) -> None:
+    """Write ``run.log`` (scrubbed) with a final status line; record it in the result's files."""
     get = res.get if isinstance(res, dict) else lambda k: getattr(res, k)
     err = get("error")
     tail = f"status {get('status')} in {get('duration_s'):.1f} s" + (f": {err}" if err else "")
-    (out / "run.log").write_text(redact("\n".join(lines + [tail]) + "\n", secrets), encoding="utf-8")
+    (out / "run.log").write_text(scrub("\n".join(lines + [tail]) + "\n"), encoding="utf-8")
     get("files")["log"] = "run.log"
 
 
-def render(name: str, notebook_text: str, out: Path, files: dict, secrets: list[str],
+def render(name: str, notebook_text: str, out: Path, files: dict, scrub: Scrubber,
            log_lines: list[str]) -> bool:
     """Write ``<name>.html`` and ``<name>.public.html`` from the notebook text (one parse, both variants).
 
@@ -283,7 +283,7 @@ def render(name: str, notebook_text: str, out: Path, files: dict, secrets: list[
         log_lines.append(f"HTML export failed: {_error_text(exc)}")
         return False
     for fname, body, key in ((f"{name}.html", full, "html"), (f"{name}.public.html", public, "public_html")):
-        (out / fname).write_text(redact(body, secrets), encoding="utf-8")
+        (out / fname).write_text(scrub(body), encoding="utf-8")
         files[key] = fname
     return True
 

@@ -1,7 +1,10 @@
-"""HTML with nbconvert: a full page and a code-free page for publishing, both self-contained.
+"""HTML with nbconvert: a full page and a code-free page for publishing, both self-contained and sanitized.
 
 The stock ``lab`` template loads require.js, MathJax and mermaid from CDNs; published reports must open offline
-and without third-party requests, so :data:`TEMPLATE` drops those scripts (figures are inline PNG).
+and without third-party requests, so :data:`TEMPLATE` drops those scripts (figures are inline PNG) and adds the
+table CSS that the sanitizer strips from cell outputs (pandas' scoped ``<style>`` blocks). Every page's body then
+passes :func:`capflow.report.sanitize.sanitize_page` (a strict allowlist): whatever a parameter, catalog or data
+string put into a table or a Markdown cell, no script, handler or foreign element reaches a published page.
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block extra_css -%}
+<style>
+.jp-OutputArea-output { overflow-x: auto; }
+.jp-RenderedHTMLCommon table.dataframe, .jp-RenderedHTMLCommon table { font-size: 0.86rem; }
+.dataframe tbody tr th:only-of-type { vertical-align: middle; }
+.dataframe tbody tr th { vertical-align: top; }
+.dataframe thead th { text-align: right; }
+.jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { white-space: normal; max-width: 42rem; }
+</style>
+{%- endblock extra_css -%}
 """
 
 
@@ -65,9 +78,13 @@ def export_html(nb: nbformat.NotebookNode, code: bool = True, title: str | None 
     title : str, optional
         Page title (default: the notebook's name).
     """
-    resources = {"metadata": {"name": title or "capflow report"}}
+    import html
+
+    from capflow.report.sanitize import sanitize_page
+
+    resources = {"metadata": {"name": html.escape(title or "capflow report")}}
     body, _ = exporter(code).from_notebook_node(nb, resources=resources)
-    return body
+    return sanitize_page(body)
 
 
 def export_both(nb: nbformat.NotebookNode, title: str | None = None) -> tuple[str, str]:

@@ -25,6 +25,21 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
 _DATE_NAME = re.compile(r"(^|_)(date|start|end|since|until|base_date|as_of)$|_date$|^date_")
 
 
+class _NoDatesLoader(yaml.SafeLoader):
+    """YAML's safe loader that keeps date-like scalars as strings: capflow checks dates itself, with one-line
+    errors (PyYAML would raise a bare "day is out of range for month" for ``2026-02-30``)."""
+
+
+_NoDatesLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def load_yaml(text: str):
+    """Parse YAML text safely, dates kept as strings (see :class:`_NoDatesLoader`)."""
+    return yaml.load(text, Loader=_NoDatesLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 class ParameterError(ValueError):
     """A run parameter is unknown, of the wrong type, or has an invalid value (one line, names the parameter)."""
 
@@ -150,7 +165,7 @@ def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ParameterError(f"-p {item!r} is not key=value; write for example -p event_date=2025-10-10")
         try:
-            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+            out[key.strip()] = load_yaml(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
             raise ParameterError(f"-p {key.strip()}: value {raw!r} is not valid YAML ({exc.problem})") from exc
     return out

@@ -19,16 +19,17 @@ from typing import Any
 
 import capflow
 from capflow import config
-from capflow.report.environment import DataMode, detect_data_mode, kernel_env, redact, secret_values
+from capflow.report.environment import (DataMode, Scrubber, detect_data_mode, kernel_env, path_replacements,
+                                        secret_values)
 from capflow.report.execute import RunJob, read_summary, render, run_in_worker
 from capflow.report.fingerprint import (HASH_CACHE_NAME, HashCache, file_records, fingerprint, load_durations,
                                          save_durations, sha256_json, tree_hash)
 from capflow.report.index import render_index
 from capflow.report.manifest import build_manifest, notebook_inputs, package_versions
 from capflow.report.runs import RunSpec
+from capflow.report.staging import RUNS_SUBDIR, ReportAborted, Staging, check_output, is_disk_full
 
 log = logging.getLogger(__name__)
-RUNS_SUBDIR = "runs"
 RUN_RECORD = "run.json"  # a run's result and fingerprint, for skipping it when nothing changed
 
 
@@ -58,14 +59,14 @@ def _missing(spec: RunSpec) -> dict:
             "files": {}, "results": [], "timings": {}, "kernel_messages": []}
 
 
-def _jobs(prepared, mode: DataMode, output: Path, timeout, html: bool, kernel: str, secrets) -> list[RunJob]:
+def _jobs(prepared, mode: DataMode, stage: Staging, timeout, html: bool, kernel: str,
+          scrub: Scrubber) -> list[RunJob]:
     jobs = []
     for spec, params in prepared:
-        out = output / RUNS_SUBDIR / spec.name
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        jobs.append(RunJob(spec.name, str(spec.notebook), params, str(out), kernel_env(mode, spec.name), secrets,
-                           mode.note, timeout, html, kernel, defer_html=html))
+        out = stage.run_dir(spec.name)
+        job_scrub = scrub.with_paths([(str(out), "."), (str(out.parent.parent), ".")])
+        jobs.append(RunJob(spec.name, str(spec.notebook), params, str(out), kernel_env(mode, spec.name),
+                           job_scrub, mode.note, timeout, html, kernel, defer_html=html))
     return jobs
 
 
@@ -79,9 +80,13 @@ def schedule(jobs: list[RunJob], expected: dict[str, float]) -> list[RunJob]:
 
 
 def _crashed(job: RunJob, exc: BaseException) -> dict:
-    return {"name": job.name, "notebook": job.notebook, "parameters": job.parameters, "status": "failed",
-            "duration_s": 0.0, "started": "", "files": {}, "results": [], "timings": {}, "kernel_messages": [],
-            "error": redact(f"worker crashed: {type(exc).__name__}: {exc}", job.secrets)}
+    what = f"{type(exc).__name__}: {exc}"
+    res = {"name": job.name, "notebook": job.notebook, "parameters": job.parameters, "status": "failed",
+           "duration_s": 0.0, "started": "", "files": {}, "results": [], "timings": {}, "kernel_messages": [],
+           "error": job.scrub(f"the runner failed: {what}")}
+    if is_disk_full(exc):
+        res["fatal"] = job.scrub(f"disk full while writing run {job.name} ({exc.strerror}: {exc.filename or ''})")
+    return res
 
 
 def _render_deferred(job: RunJob, res: dict) -> dict:
@@ -90,10 +95,14 @@ def _render_deferred(job: RunJob, res: dict) -> dict:
     if not text:
         return res
     t0, lines = time.perf_counter(), []
-    if not render(job.name, text, Path(job.out_dir), res["files"], job.secrets, lines):
+    try:
+        ok = render(job.name, text, Path(job.out_dir), res["files"], job.scrub, lines)
+    except OSError as exc:
+        return _crashed(job, exc) if is_disk_full(exc) else {**res, "status": "failed", "error": job.scrub(str(exc))}
+    if not ok:
         res["status"], res["error"] = "failed", res["error"] or "HTML export failed (see run.log)"
         log_path = Path(job.out_dir) / "run.log"
-        log_path.write_text(log_path.read_text(encoding="utf-8") + redact("\n".join(lines) + "\n", job.secrets),
+        log_path.write_text(log_path.read_text(encoding="utf-8") + job.scrub("\n".join(lines) + "\n"),
                             encoding="utf-8")
     res["timings"]["html_s"] = round(time.perf_counter() - t0, 3)
     res["duration_s"] = round(res["duration_s"] + res["timings"]["html_s"], 3)  # the run's work, HTML included
@@ -191,7 +200,7 @@ def _slot_loop(slot, todo: queue.SimpleQueue, done: queue.SimpleQueue) -> None:
                 break
             try:
                 res = execute_run(job, slot=slot).to_dict()
-            except Exception as exc:  # noqa: BLE001 - the runner's own failure fails this run only
+            except BaseException as exc:  # noqa: BLE001 - fails this run only; the main thread must hear of it
                 res = _crashed(job, exc)
             done.put((job, res))
     finally:
@@ -289,44 +298,66 @@ def run_reports(runs: list[RunSpec], overrides: dict[str, Any] | None = None, jo
         ``exit_code`` is 0 when every run succeeded or was skipped, 1 when any failed or its notebook is missing.
     """
     t0, started = time.perf_counter(), dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    if timeout is not None and not 0 < timeout < float("inf"):
+        raise ValueError(f"timeout={timeout!r}: must be a positive number of seconds per cell (None: no limit)")
     prepared = prepare(runs, overrides)  # raises before any kernel starts
+    check_kernel(kernel)
+    output = check_output(output or config.REPORTS_DIR)
     mode = data_mode or detect_data_mode()
-    secrets = secret_values(os.environ)
-    output = Path(output or config.REPORTS_DIR).resolve()
-    output.mkdir(parents=True, exist_ok=True)
-    ctx = _context(mode, output, html, kernel)
-    fps = {s.name: run_fingerprint(s, p, ctx) for s, p in prepared if p is not None}
-    reuse = {} if force else {n: previous_run(output, n) for n, fp in fps.items() if fp["fingerprint"]}
-    reuse = {n: skipped(r) for n, r in reuse.items() if r and r.get("fingerprint") == fps[n]["fingerprint"]}
-    todo = [(s, p) for s, p in prepared if p is not None and s.name not in reuse]
-    done = execute_jobs(schedule(_jobs(todo, mode, output, timeout, html, kernel, secrets), load_durations()),
-                        jobs, progress, isolate)
-    save_durations({n: r["timings"].get("execute_s", r["duration_s"]) for n, r in done.items()
-                    if r["status"] == "ok"})
-    results = [_result(spec, params, done, reuse, fps, output, ctx, secrets) for spec, params in prepared]
-    ctx.cache.save()
-    argv = [redact(a, secrets) for a in (argv if argv is not None else sys.argv)]
-    manifest = build_manifest(results, mode.to_dict(), started, time.perf_counter() - t0, argv, jobs, output,
-                              snapshot=ctx.snapshot, packages=ctx.packages)
-    manifest["kernels"] = ("none: every run skipped" if not todo else "isolated: a fresh kernel per run" if isolate
-                           else f"pool: {min(jobs, len(todo))} warm kernel(s) reused, state reset between runs")
-    (output / "manifest.json").write_text(redact(json.dumps(manifest, indent=2, default=str), secrets), "utf-8")
-    index = output / "index.html"
-    prefix = {r["name"]: f"{RUNS_SUBDIR}/{r['name']}" for r in results}
-    index.write_text(redact(render_index(manifest, prefix), secrets), encoding="utf-8")
-    return ReportOutcome(manifest, index, 0 if manifest["status"] == "ok" else 1)
+    scrub = Scrubber(tuple(secret_values(os.environ)), tuple(path_replacements(output)))
+    with Staging(output) as stage:
+        ctx = _context(mode, output, html, kernel)
+        fps = {s.name: run_fingerprint(s, p, ctx) for s, p in prepared if p is not None}
+        reuse = {} if force else {n: previous_run(output, n) for n, fp in fps.items() if fp["fingerprint"]}
+        reuse = {n: skipped(r) for n, r in reuse.items() if r and r.get("fingerprint") == fps[n]["fingerprint"]}
+        todo = [(s, p) for s, p in prepared if p is not None and s.name not in reuse]
+        done = execute_jobs(schedule(_jobs(todo, mode, stage, timeout, html, kernel, scrub), load_durations()),
+                            jobs, progress, isolate)
+        fatal = [r["fatal"] for r in done.values() if r.get("fatal")]
+        if fatal:
+            raise ReportAborted(f"{fatal[0]}; nothing was published, the previous report in {output.name}/ "
+                                "is unchanged")
+        save_durations({n: r["timings"].get("execute_s", r["duration_s"]) for n, r in done.items()
+                        if r["status"] == "ok"})
+        folders = {n: (stage.runs if n in done else output / RUNS_SUBDIR) / n for n in fps}
+        results = [_result(spec, params, done, reuse, fps, folders, ctx, scrub) for spec, params in prepared]
+        ctx.cache.save()
+        argv = [scrub(a) for a in (argv if argv is not None else sys.argv)]
+        manifest = build_manifest(results, mode.to_dict(), started, time.perf_counter() - t0, argv, jobs, output,
+                                  snapshot=ctx.snapshot, packages=ctx.packages)
+        manifest["kernels"] = ("none: every run skipped" if not todo else "isolated: a fresh kernel per run"
+                               if isolate else f"pool: {min(jobs, len(todo))} warm kernel(s) reused, state reset "
+                               "between runs")
+        (stage.root / "manifest.json").write_text(scrub(json.dumps(manifest, indent=2, default=str)), "utf-8")
+        prefix = {r["name"]: f"{RUNS_SUBDIR}/{r['name']}" for r in results}
+        (stage.root / "index.html").write_text(scrub(render_index(manifest, prefix)), encoding="utf-8")
+        stage.publish(list(done))
+    return ReportOutcome(manifest, output / "index.html", 0 if manifest["status"] == "ok" else 1)
 
 
-def _result(spec: RunSpec, params, done: dict, reuse: dict, fps: dict, output: Path, ctx: _Context,
-            secrets: list[str]) -> dict:
+def check_kernel(kernel: str) -> None:
+    """Refuse an unknown Jupyter kernel name before anything starts (one line listing the installed ones)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    ksm = KernelSpecManager()
+    try:
+        ksm.get_kernel_spec(kernel)
+    except NoSuchKernel:
+        names = ", ".join(sorted(ksm.find_kernel_specs())) or "none installed"
+        raise ValueError(f"--kernel {kernel!r} is not an installed Jupyter kernel; installed: {names}") from None
+
+
+def _result(spec: RunSpec, params, done: dict, reuse: dict, fps: dict, folders: dict[str, Path], ctx: _Context,
+            scrub: Scrubber) -> dict:
     """One run's manifest record; a run that just succeeded gets its ``run.json`` for later skipping."""
     if params is None:
         return {**_missing(spec), "summary": {}, "inputs": {}}
-    folder = output / RUNS_SUBDIR / spec.name
+    folder = folders[spec.name]
     r = reuse.get(spec.name) or done[spec.name]
     r.update(fps[spec.name])
+    r["notebook"] = scrub(str(r["notebook"]))
     r["summary"] = read_summary(folder / "results")
     r["inputs"] = notebook_inputs(spec.notebook, ctx.cache)
     if spec.name not in reuse and r["status"] == "ok" and r["fingerprint"]:
-        (folder / RUN_RECORD).write_text(redact(json.dumps(r, indent=1, default=str), secrets), encoding="utf-8")
+        (folder / RUN_RECORD).write_text(scrub(json.dumps(r, indent=1, default=str)), encoding="utf-8")
     return r

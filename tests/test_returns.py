@@ -38,7 +38,7 @@ def test_simple_returns_max_gap_does_not_bridge_long_gaps():
 
 def test_simple_returns_rejects_non_positive_prices():
     prices = pd.DataFrame({"x": [1.0, 0.0]}, _days("2024-01-01", 2))
-    with pytest.raises(R.ReturnsError, match="non-positive.*'x'"):
+    with pytest.raises(R.ReturnsError, match="column 'x' has 1 value.*not positive"):
         R.simple_returns(prices)
 
 
@@ -91,7 +91,7 @@ def test_cap_weighted_basket_uses_last_known_cap_before_the_day():
 
 def test_basket_bad_inputs():
     r = pd.DataFrame(index=_days("2024-01-01", 3))
-    with pytest.raises(R.ReturnsError, match="no columns"):
+    with pytest.raises(R.ReturnsError, match=r"is empty \(3 rows x 0 columns\)"):
         R.basket_returns(r)
     r = pd.DataFrame({"a": [0.1, 0.2, 0.3]}, _days("2024-01-01", 3))
     with pytest.raises(R.ReturnsError, match="rebalance"):

@@ -139,9 +139,12 @@ def test_offline_env_never_calls_live(live, monkeypatch):
 
 def test_other_source_errors_fall_through_without_offline_warning(live):
     FakeCoinGecko.fail = errors.RateLimitedError("coingecko: HTTP 429", source="coingecko")
+    from capflow.data.request import SourceFallbackWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", OfflineFallbackWarning)
-        df = load_prices("BTC", "2024-01-01", "2024-01-02")
+        with pytest.warns(SourceFallbackWarning, match=r"^BTC: live failed \(coingecko: HTTP 429\); served from snapshot$"):
+            df = load_prices("BTC", "2024-01-01", "2024-01-02")
     assert df.attrs["provenance"]["bitcoin"]["layer"] == "snapshot"
     assert resolve.offline_reason() is None
 

@@ -67,14 +67,9 @@ class ReturnsError(ValueError):
 # --------------------------------------------------------------------------------------------- returns
 
 def _check_frame(frame: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame:
-    if isinstance(frame, pd.Series):
-        frame = frame.to_frame()
-    if not isinstance(frame, pd.DataFrame) or not isinstance(frame.index, pd.DatetimeIndex):
-        raise ReturnsError(f"parameter {name} must be a DataFrame/Series with a DatetimeIndex; got "
-                           f"{type(frame).__name__} indexed by {type(getattr(frame, 'index', None)).__name__}")
-    if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
-        raise ReturnsError(f"parameter {name} index must be sorted and unique (sort_index(); drop duplicates)")
-    return frame
+    from capflow.checks import check_frame
+
+    return check_frame(frame, name, ReturnsError)
 
 
 def _last_observed(prices: pd.DataFrame, max_gap: int | None) -> pd.DataFrame:
@@ -109,10 +104,9 @@ def simple_returns(prices: pd.DataFrame | pd.Series, max_gap: int | None = None)
         previous observed price: an equity's Friday-to-Monday return lands on Monday. NaN where the column has
         no bar and at its first observation.
     """
-    prices = _check_frame(prices, "prices").astype(float)
-    if (prices <= 0).to_numpy().any():
-        bad = prices.columns[(prices <= 0).any()].tolist()
-        raise ReturnsError(f"parameter prices has non-positive values in {bad}; prices must be > 0")
+    from capflow.checks import check_prices
+
+    prices = check_prices(prices, "prices", ReturnsError).astype(float)
     prev = _last_observed(prices, max_gap)
     return (prices / prev - 1.0).where(prices.notna())
 

@@ -204,7 +204,7 @@ def quarantine(path: Path, reason: str) -> Path:
 
 
 def write(source: str, asset_id: str, freq: str, frame: pd.DataFrame, span: tuple[object, object] | None = None,
-          extra: dict | None = None, replace: bool = False) -> dict:
+          extra: dict | None = None, replace: bool = False, record_span: bool = True) -> dict:
     """Merge ``frame`` into the cache file of (source, asset, freq) atomically; return the new metadata.
 
     Parameters
@@ -218,14 +218,26 @@ def write(source: str, asset_id: str, freq: str, frame: pd.DataFrame, span: tupl
         Extra metadata (e.g. the snapshot fingerprint); replaces the previous ``extra``.
     replace : bool
         Overwrite instead of merging (used when the old content is known stale, e.g. a changed snapshot).
+    record_span : bool
+        False: keep the rows but mark no range as covered (an answer with gaps; see
+        :func:`capflow.data.resolve.covered_spans`).
+
+    Raises
+    ------
+    capflow.data.validate.InvalidDataError
+        A value that cannot be a price or size: nothing is written.
     """
+    from capflow.data.validate import check_values
+
+    frame = check_values(frame, source, asset_id)
     path = path_for(source, asset_id, freq)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
+        remove_stale_temps(path)
         old = None if replace else read(source, asset_id, freq)
         merged = merge(old[0] if old else None, frame)
         spans = [] if old is None else old[1]["spans"]
-        if span is None and len(frame):
+        if span is None and len(frame) and record_span:
             span = (frame.index.min(), frame.index.max())
         if span is not None:
             new_span = [_utc(span[0]).isoformat(), _utc(span[1]).isoformat()]
@@ -254,10 +266,27 @@ def _to_table(frame: pd.DataFrame, meta: dict) -> pa.Table:
     return table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(meta).encode()})
 
 
+#: Permissions of cache files: readable by all like any other data file (mkstemp alone would give 0600).
+FILE_MODE = 0o644
+
+
+def remove_stale_temps(path: Path) -> int:
+    """Delete temp files of ``path`` left by a killed writer; call with the file's lock held. Returns the count."""
+    n = 0
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            n += 1
+    if n:
+        log.info("removed %d stale temp file(s) of %s", n, path.name)
+    return n
+
+
 def _atomic_write(path: Path, table: pa.Table) -> None:
-    """Write ``table`` to a temp file next to ``path``, fsync, then rename over ``path``."""
+    """Write ``table`` to a temp file next to ``path``, fsync, then rename over ``path`` (mode 0644)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             pq.write_table(table, fh)
             fh.flush()
@@ -268,6 +297,12 @@ def _atomic_write(path: Path, table: pa.Table) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

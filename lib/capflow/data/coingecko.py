@@ -139,6 +139,24 @@ _SHARED_BUCKETS: dict[str, TokenBucket] = {}
 
 
 # ---------------------------------------------------------------------------------------------- key and plan
+ENV_MAX_WAIT = "CAPFLOW_MAX_RETRY_WAIT"
+DEFAULT_MAX_WAIT = 60.0
+
+
+def max_retry_wait() -> float:
+    """Longest server-requested wait (seconds) a live client sleeps: ``CAPFLOW_MAX_RETRY_WAIT``, default 60."""
+    raw = os.environ.get(ENV_MAX_WAIT, "").strip()
+    if not raw:
+        return DEFAULT_MAX_WAIT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{ENV_MAX_WAIT}={raw!r}: must be a number of seconds >= 0, e.g. 60")
+    return value
+
+
 def _env_keys() -> tuple[str | None, str | None]:
     """Return (pro_key, demo_key) from the environment, blanks as None."""
     pro = (os.environ.get(ENV_PRO) or "").strip() or None
@@ -157,7 +175,23 @@ def _make_api(pro: str | None, demo: str | None, timeout: float) -> Any:
     elif demo:
         api.session.headers["x-cg-demo-api-key"] = demo
     api.request_timeout = timeout
+    _remember_retry_after(api.session)
     return api
+
+
+def _remember_retry_after(session: Any) -> None:
+    """Keep the Retry-After header of the session's last 429/5xx answer on ``session.capflow_retry_after``.
+
+    pycoingecko turns a JSON error body into ``ValueError(body)`` and drops the response, headers included; the
+    hook keeps the server's wait so it is honoured whatever the body.
+    """
+    def hook(resp: Any, *args: Any, **kwargs: Any) -> Any:
+        status = getattr(resp, "status_code", 200)
+        session.capflow_retry_after = resp.headers.get("Retry-After") if status == 429 or status >= 500 else None
+        return resp
+
+    session.capflow_retry_after = None
+    session.hooks.setdefault("response", []).append(hook)
 
 
 # ---------------------------------------------------------------------------------------- error classification
@@ -400,7 +434,7 @@ class CoinGeckoClient:
     def __init__(self, plan: str | None = None, api: Any = None, clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], None] | None = None, rng: random.Random | None = None,
                  max_retries: int = 5, backoff_base: float = 2.0, backoff_cap: float = 120.0,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, max_wait: float | None = None) -> None:
         pro, demo = _env_keys()
         default = "pro" if pro else "demo" if demo else "public"
         if plan is not None and plan not in PLANS:
@@ -415,6 +449,7 @@ class CoinGeckoClient:
         self._sleep = sleep or time.sleep
         self._rng = rng or random.Random()
         self.max_retries, self.backoff_base, self.backoff_cap = max_retries, backoff_base, backoff_cap
+        self.max_wait = float(max_wait if max_wait is not None else max_retry_wait())
         if clock is None and sleep is None:  # real time: one bucket per plan for the whole process
             self.bucket = _SHARED_BUCKETS.setdefault(self.plan.name, TokenBucket(self.plan.calls_per_minute))
         else:
@@ -434,8 +469,16 @@ class CoinGeckoClient:
     def _delay(self, attempt: int, failure: _Failure) -> float:
         """Seconds to wait before retry ``attempt`` (0-based): the server's Retry-After when known, else
         jittered exponential backoff; never less than the Retry-After."""
-        backoff = min(self.backoff_cap, self.backoff_base * 2 ** attempt) * self._rng.uniform(0.5, 1.0)
+        backoff = min(self.backoff_cap, self.max_wait, self.backoff_base * 2 ** attempt) * self._rng.uniform(0.5, 1.0)
         return backoff if failure.retry_after is None else max(failure.retry_after, 0.0)
+
+    def _server_wait(self, failure: _Failure) -> _Failure:
+        """Fill a missing Retry-After from the last response's header (kept by the session hook)."""
+        if failure.retry_after is not None or failure.kind not in ("rate", "server"):
+            return failure
+        header = getattr(getattr(self._api, "session", None), "capflow_retry_after", None)
+        after = parse_retry_after(header, self._clock())
+        return failure if after is None else _Failure(failure.kind, failure.detail, after)
 
     def _call(self, coin_id: str, frm: pd.Timestamp, to: pd.Timestamp) -> Any:
         """One rate-limited ``market_chart/range`` call with bounded retries; raise typed errors."""
@@ -456,10 +499,20 @@ class CoinGeckoClient:
                 failure = classify(exc, self._clock())
                 if failure is None:
                     raise
-                failure = _Failure(failure.kind, self._redact(failure.detail)[:200], failure.retry_after)
+                failure = self._server_wait(_Failure(failure.kind, self._redact(failure.detail)[:200],
+                                                     failure.retry_after))
             if failure.kind not in _RETRYABLE:
                 break
+            if failure.retry_after is not None and failure.retry_after > self.max_wait:
+                raise self._too_long(coin_id, failure)
         raise self._error(coin_id, failure, frm, to)  # outside `except`: no chained exception carries the URL
+
+    def _too_long(self, coin_id: str, failure: _Failure) -> RateLimitedError:
+        """The server asked for a wait beyond ``max_wait``: not slept; the caller moves to the next source."""
+        return RateLimitedError(
+            f"coingecko: {coin_id!r}: the server asked to wait {failure.retry_after:,.0f} s (Retry-After), more than "
+            f"the {self.max_wait:g} s capflow waits ({ENV_MAX_WAIT}); skipped without waiting",
+            source="coingecko", asset=coin_id, retry_after=failure.retry_after)
 
     def _error(self, coin_id: str, failure: _Failure, frm: pd.Timestamp, to: pd.Timestamp) -> SourceError:
         """Build the one-line typed error for a final failure."""

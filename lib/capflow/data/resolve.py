@@ -13,7 +13,7 @@ live
     CoinGecko for crypto (``1d``, ``1h``), Yahoo for equities (``1d``, all equities of one request in one
     batch). Results are merged into the cache. Skipped in offline mode (``CAPFLOW_OFFLINE`` or a
     :class:`~capflow.data.errors.NetworkError` seen once in this process); the layer that then serves is named
-    in an :class:`~capflow.data.store.OfflineFallbackWarning`.
+    in an :class:`~capflow.data.request.OfflineFallbackWarning`.
 snapshot
     The offline CSV snapshot. Each asset's parsed rows are also cached under source ``snapshot`` (per-row
     source tags kept, keyed by the CSV's fingerprint) so a warm load skips the CSV parse.
@@ -29,6 +29,8 @@ import pandas as pd
 from capflow import config
 from capflow.assets import Asset
 from capflow.data import cache, snapshot
+from capflow.data.request import warn_fallback
+from capflow.data.validate import InvalidDataError, check_values
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +210,7 @@ def snapshot_range(asset: Asset, req) -> pd.DataFrame:
     cov_first, cov_last = long.index[0], long.index[-1]
     long = _clip(long, req)
     if long.empty:
-        from capflow.data.store import DataRequestError
+        from capflow.data.request import DataRequestError
         raise DataRequestError(
             f"parameter start/end: {asset.symbol} has no {req.freq} {req.field} in {req.start.date()}.."
             f"{req.end.date()}; the snapshot covers {cov_first.date()}..{cov_last.date()}")
@@ -386,10 +388,15 @@ def live_range(asset: Asset, req) -> pd.DataFrame:
         _mark_network_down(exc)
         raise LiveOffline(_NETWORK_DOWN) from exc
     except errors.SourceError as exc:
-        raise LayerUnavailable(f"{live_source(asset)}: {exc}") from exc
+        msg = str(exc)
+        raise LayerUnavailable(msg if msg.startswith(live_source(asset)) else f"{live_source(asset)}: {msg}") from exc
     frame.index = pd.DatetimeIndex(frame.index).tz_convert("UTC") if frame.index.tz is not None \
         else pd.DatetimeIndex(frame.index).tz_localize("UTC")
     frame.index.name = cache.INDEX_COL
+    try:
+        frame = check_values(frame, live_source(asset), asset.id)
+    except InvalidDataError as exc:
+        raise LayerUnavailable(str(exc)) from None
     _live_cache_write(asset, req, frame)
     long = _clip(_as_long(frame, asset, req.field), req)
     if long.empty:
@@ -398,10 +405,56 @@ def live_range(asset: Asset, req) -> pd.DataFrame:
     return long
 
 
+def expected_bars(asset: Asset, req) -> pd.DatetimeIndex:
+    """The bars a complete answer to ``req`` holds: every step for crypto, every exchange session for equities
+    (daily), each cut at the last finished bar."""
+    lo, hi = _live_span(req)
+    if hi < lo:
+        return pd.DatetimeIndex([], tz="UTC")
+    if asset.is_crypto or req.freq != "1d":
+        return pd.date_range(lo.ceil(_STEP[req.freq]), hi, freq=_STEP[req.freq])
+    from capflow._time import exchange_calendar
+
+    cal = exchange_calendar(asset.calendar, lo, hi)
+    days = cal.sessions_in_range(lo.tz_localize(None).normalize(), hi.tz_localize(None).normalize())
+    return pd.DatetimeIndex(days).tz_localize("UTC")
+
+
+def covered_spans(asset: Asset, req, got: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The closed ranges a live answer is known complete for: runs of expected bars the source really returned.
+
+    A gap (an empty or short answer, a missing day) is never recorded as covered, so it is refetched next time;
+    non-trading days between two returned sessions belong to the run that surrounds them.
+    """
+    exp = expected_bars(asset, req)
+    if not len(exp) or not len(got):
+        return []
+    have = exp.isin(pd.DatetimeIndex(got).normalize() if req.freq == "1d" else got)
+    lo, hi = _live_span(req)
+    spans, i, n = [], 0, len(exp)
+    while i < n:
+        if not have[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and have[j + 1]:
+            j += 1
+        start = lo if i == 0 else exp[i - 1] + _STEP[req.freq]
+        end = hi if j == n - 1 else exp[j + 1] - _STEP[req.freq]
+        spans.append((max(start, lo), min(end, hi)))
+        i = j + 1
+    return spans
+
+
 def _live_cache_write(asset: Asset, req, frame: pd.DataFrame) -> None:
-    span = _live_span(req)
+    spans = covered_spans(asset, req, frame.index)
     try:
-        cache.write(live_source(asset), asset.id, req.freq, frame, span=span if span[1] >= span[0] else None)
+        if not spans:  # nothing complete: the rows are kept, no range is marked covered
+            if len(frame):
+                cache.write(live_source(asset), asset.id, req.freq, frame, span=None, record_span=False)
+            return
+        for k, span in enumerate(spans):
+            cache.write(live_source(asset), asset.id, req.freq, frame if k == 0 else frame.iloc[:0], span=span)
     except OSError as exc:
         log.warning("could not write the cache for %s: %s", asset.id, exc)
 
@@ -419,7 +472,7 @@ def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False, progress=
 
     Parameters
     ----------
-    req : capflow.data.store.Request
+    req : capflow.data.request.Request
     order : tuple of str
         Layer names, tried in order per asset.
     drop_missing : bool
@@ -438,31 +491,40 @@ def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False, progress=
     try:
         prefetch_yahoo(req, order)
         for asset in req.assets:
-            got = resolve_long(asset, req, order, drop_missing)
+            failed: list[tuple[str, str]] = []
+            got = resolve_long(asset, req, order, drop_missing, failed=failed)
             if progress is not None:
                 progress(asset.id)
             if isinstance(got, str):
                 dropped[asset.id] = got
                 continue
             long, layer, skipped_live = got
+            if failed:
+                warn_fallback(asset.symbol, failed, layer)
             s, srcs = _series(long, asset)
             frames.append(s)
             p = prov[asset.id] = {"layer": layer, "sources": srcs, "rows": int(s.notna().sum()),
                                   "first": str(s.index.min()), "last": str(s.index.max())}
+            if failed:
+                p["fallback"] = "; ".join(f"{name} failed ({reason})" for name, reason in failed)
             if skipped_live and p["layer"] != "live":
                 fallbacks.setdefault(p["layer"], []).append(asset.symbol)
     finally:
         _BATCH.clear()
     if fallbacks:
-        from capflow.data.store import warn_offline
+        from capflow.data.request import warn_offline
 
         used = "; ".join(f"used {layer} for {', '.join(syms)}" for layer, syms in fallbacks.items())
         warn_offline(f"live data skipped ({offline_reason()}); {used}")
     return frames, prov, dropped
 
 
-def resolve_long(asset: Asset, req, order: tuple[str, ...], drop_missing: bool = False):
+def resolve_long(asset: Asset, req, order: tuple[str, ...], drop_missing: bool = False,
+                 failed: list[tuple[str, str]] | None = None):
     """Resolve one asset through the layers in ``order``.
+
+    ``failed``, when given, receives ``(layer, reason)`` for each live layer that failed (not a cache miss, not
+    an offline skip) before another layer served: the caller says why in one line.
 
     Returns
     -------
@@ -475,7 +537,7 @@ def resolve_long(asset: Asset, req, order: tuple[str, ...], drop_missing: bool =
     DataRequestError
         No layer serves the asset (unless ``drop_missing``); the message lists each layer's reason.
     """
-    from capflow.data.store import DataRequestError
+    from capflow.data.request import DataRequestError
 
     reasons, skipped_live = [], False
     for layer in order:
@@ -487,6 +549,8 @@ def resolve_long(asset: Asset, req, order: tuple[str, ...], drop_missing: bool =
             continue
         except LayerUnavailable as exc:
             reasons.append(f"{layer}: {exc}")
+            if failed is not None and layer == "live":
+                failed.append((layer, str(exc)))
             continue
         except DataRequestError as exc:
             if not drop_missing:

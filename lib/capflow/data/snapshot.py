@@ -124,8 +124,15 @@ def read_csv_checked(path: str | Path, required: tuple[str, ...], error: type[Ex
 
 @lru_cache(maxsize=16)
 def _read_cached(path: str, name: str, _mtime: int, _size: int) -> pd.DataFrame:
+    from capflow.data.validate import InvalidDataError, check_values
+
     _, required, time_col = FILES[name]
     df = read_csv_checked(path, required)
+    try:
+        df = check_values(df, "snapshot", file=str(path), line_offset=2,
+                          key_col="asset" if "asset" in df.columns else "ticker")
+    except InvalidDataError as exc:
+        raise SnapshotError(str(exc)) from None
     try:
         df[time_col] = pd.to_datetime(df[time_col], utc=True, format="ISO8601")
     except Exception as exc:

@@ -8,72 +8,17 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import pandas as pd
 
 from capflow import assets as _assets
-from capflow import config
-from capflow._time import utc_timestamp
+from capflow.data import resolve
+from capflow.data.request import (FIELDS, FREQS, DataRequestError, OfflineFallbackWarning, Request,
+                                  SourceFallbackWarning, resolution_order, validate_request, warn_offline)
 
-FREQS: tuple[str, ...] = ("1d", "1h", "4h")
-#: Fields per frequency. ``price`` is the series to compute returns from: the crypto close (daily: the
-#: precedence-chosen value) and the equity split- and dividend-adjusted close.
-FIELDS: dict[str, tuple[str, ...]] = {
-    "1d": ("price", "close", "adj_close", "open", "high", "low", "volume", "market_cap"),
-    "1h": ("price", "open", "high", "low", "close", "volume"),
-    "4h": ("price", "open", "high", "low", "close", "volume"),
-}
-
-
-class DataRequestError(ValueError):
-    """A request the data cannot serve (bad parameter, range outside coverage); one line naming the parameter."""
-
-
-class OfflineFallbackWarning(UserWarning):
-    """Live data was wanted but the network is off or unreachable; names what was used instead."""
-
-
-@dataclass(frozen=True)
-class Request:
-    """A validated price request."""
-
-    assets: tuple[_assets.Asset, ...]
-    start: pd.Timestamp
-    end: pd.Timestamp
-    freq: str
-    field: str
-
-
-def _ts(value: object, name: str) -> pd.Timestamp:
-    return utc_timestamp(value, name, DataRequestError)
-
-
-def validate_request(assets: str | Iterable[str], start: object, end: object | None = None, freq: str = "1d",
-                     field: str = "price") -> Request:
-    """Check a price request and resolve asset names; raise one-line errors naming the parameter.
-
-    Parameters
-    ----------
-    assets : str or iterable of str
-        Asset ids, symbols, names or group tags (see :func:`capflow.assets.expand`).
-    start, end : date-like
-        Inclusive UTC range; ``end`` defaults to today.
-    freq : {"1d", "1h", "4h"}
-    field : str
-        One of :data:`FIELDS` for the frequency.
-    """
-    if freq not in FREQS:
-        raise DataRequestError(f"parameter freq={freq!r} is not supported; valid: {', '.join(FREQS)}")
-    if field not in FIELDS[freq]:
-        raise DataRequestError(f"parameter field={field!r} is not available at freq={freq}; "
-                               f"valid: {', '.join(FIELDS[freq])}")
-    s = _ts(start, "start")
-    e = _ts(end if end is not None else pd.Timestamp.now(tz="UTC").normalize(), "end")
-    if s > e:
-        raise DataRequestError(f"parameter start={s.date()} is after end={e.date()}; start must be on or before end")
-    return Request(tuple(_assets.expand(assets)), s, e, freq, field)
+__all__ = ["load_prices", "provenance_table", "data_summary", "validate_request", "resolution_order", "Request",
+           "DataRequestError", "OfflineFallbackWarning", "SourceFallbackWarning", "warn_offline", "FREQS", "FIELDS"]
 
 
 def load_prices(assets: str | Iterable[str], start: object, end: object | None = None, freq: str = "1d",
@@ -115,8 +60,6 @@ def load_prices(assets: str | Iterable[str], start: object, end: object | None =
     req = validate_request(assets, start, end, freq, field)
     if missing not in ("raise", "drop"):
         raise DataRequestError(f"parameter missing={missing!r} is not valid; use 'raise' or 'drop'")
-    from capflow.data import resolve  # late import: resolve builds on this module's request type
-
     order = resolution_order(sources)
     frames, prov, dropped = resolve.fetch_all(req, order, drop_missing=missing == "drop", progress=progress)
     if not frames:
@@ -132,17 +75,6 @@ def load_prices(assets: str | Iterable[str], start: object, end: object | None =
     wide.attrs["request"] = {"start": str(req.start.date()), "end": str(req.end.date()), "freq": freq,
                              "field": field, "assets": [a.id for a in req.assets]}
     return wide
-
-
-def resolution_order(sources: Iterable[str] | None = None) -> tuple[str, ...]:
-    """The layer order to use: ``sources`` checked, or :func:`capflow.config.source_order` when None."""
-    if sources is None:
-        return config.source_order()
-    order = tuple(str(s).strip().lower() for s in sources)
-    if not order or any(s not in config.VALID_SOURCES for s in order):
-        raise DataRequestError(f"parameter sources={list(sources)!r} is not valid; give a non-empty order of "
-                               f"{', '.join(config.VALID_SOURCES)}")
-    return order
 
 
 def provenance_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -193,8 +125,3 @@ def data_summary(*frames: pd.DataFrame) -> dict:
                 lasts.append(last.tz_localize("UTC") if last.tzinfo is None else last.tz_convert("UTC"))
     return {"data_as_of": str(max(lasts).date()) if lasts else None, "data_layers": sorted(layers),
             "data_sources": sorted(sources)}
-
-
-def warn_offline(what: str) -> None:
-    """Emit the visible offline warning (a :class:`OfflineFallbackWarning`) naming what is used instead."""
-    warnings.warn(f"capflow is offline: {what}", OfflineFallbackWarning, stacklevel=3)

@@ -1,0 +1,89 @@
+"""Input checks shared by the library's entry points: one-line errors for wrong types, empty or implausible data.
+
+Bottom layer (beside :mod:`capflow.config` and :mod:`capflow.assets`): every analysis may use it, it imports only
+numpy and pandas. Each check raises the caller's own ``ValueError`` subclass (``error=``) with a message naming the
+parameter, what was wrong and what is valid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: A daily or hourly simple return below -100% is impossible; one of this size is a price level, not a return.
+MAX_ABS_RETURN = 10.0
+
+
+def check_frame(frame: object, name: str, error: type[Exception] = ValueError, *, allow_series: bool = True,
+                datetime_index: bool = True) -> pd.DataFrame:
+    """``frame`` as a non-empty DataFrame with a sorted, unique DatetimeIndex (a Series becomes one column).
+
+    Raises
+    ------
+    error
+        Wrong type (None, a number, a list...), no rows or columns, or a bad index.
+    """
+    if allow_series and isinstance(frame, pd.Series):
+        frame = frame.to_frame()
+    if not isinstance(frame, pd.DataFrame):
+        raise error(f"parameter {name} must be a DataFrame (rows: UTC timestamps, columns: asset ids); got "
+                    f"{type(frame).__name__}")
+    if frame.empty:
+        raise error(f"parameter {name} is empty ({frame.shape[0]} rows x {frame.shape[1]} columns); pass data for "
+                    "at least one asset and date")
+    if datetime_index:
+        if not isinstance(frame.index, pd.DatetimeIndex):
+            raise error(f"parameter {name} must be indexed by timestamps (a DatetimeIndex); got "
+                        f"{type(frame.index).__name__}")
+        if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+            raise error(f"parameter {name} index must be sorted and unique (use sort_index() and drop duplicates)")
+    return frame
+
+
+def _numeric(frame: pd.DataFrame, name: str, error: type[Exception]) -> np.ndarray:
+    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or
+           pd.api.types.is_bool_dtype(frame[c])]
+    if bad:
+        raise error(f"parameter {name}: column {bad[0]!r} is not numeric ({frame[bad[0]].dtype}); pass numbers")
+    return frame.to_numpy(dtype=float)
+
+
+def check_prices(frame: object, name: str = "prices", error: type[Exception] = ValueError) -> pd.DataFrame:
+    """A price frame: :func:`check_frame`, numeric, finite and > 0 where present (NaN = no bar)."""
+    frame = check_frame(frame, name, error)
+    v = _numeric(frame, name, error)
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(v) | (v <= 0)
+    if bad.any():
+        col = frame.columns[np.flatnonzero(bad.any(axis=0))[0]]
+        raise error(f"parameter {name}: column {col!r} has {int(bad.sum())} value(s) that are not positive finite "
+                    "prices (<= 0 or infinite); prices must be > 0")
+    return frame
+
+
+def check_returns(frame: object, name: str = "returns", error: type[Exception] = ValueError) -> pd.DataFrame:
+    """A simple-return frame: :func:`check_frame`, numeric, finite, > -100% and not price levels.
+
+    Raises
+    ------
+    error
+        Infinite values, a return <= -100%, or values as large as prices (``|r| >= MAX_ABS_RETURN``: price
+        levels passed as returns; compute them with :func:`capflow.returns.simple_returns`).
+    """
+    frame = check_frame(frame, name, error)
+    v = _numeric(frame, name, error)
+    if np.isinf(v).any():
+        col = frame.columns[np.flatnonzero(np.isinf(v).any(axis=0))[0]]
+        raise error(f"parameter {name}: column {col!r} has infinite values; returns must be finite")
+    with np.errstate(invalid="ignore"):
+        levels = np.abs(v) >= MAX_ABS_RETURN
+        ruin = v <= -1.0
+    if levels.any():
+        col = frame.columns[np.flatnonzero(levels.any(axis=0))[0]]
+        raise error(f"parameter {name}: column {col!r} has values like {np.nanmax(np.abs(v[:, levels.any(axis=0)])):,.4g}"
+                    f" (>= {MAX_ABS_RETURN:g}, i.e. {100 * MAX_ABS_RETURN:,.0f}%): these look like price levels, not "
+                    "simple returns; pass capflow.returns.simple_returns(prices)")
+    if ruin.any():
+        col = frame.columns[np.flatnonzero(ruin.any(axis=0))[0]]
+        raise error(f"parameter {name}: column {col!r} has a return <= -100%; simple returns must be > -1")
+    return frame

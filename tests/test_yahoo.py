@@ -148,3 +148,41 @@ def test_arguments_match_the_installed_yfinance_signature():
     yahoo.download(["NVDA", "AMD"], "2024-03-01", "2024-03-01", downloader=fake)
     params = inspect.signature(yf.download).parameters
     assert set(fake.calls[0][1]) <= set(params)
+
+
+# ------------------------------------------------------------------------------------------------ crypto tickers
+def crypto_bars(dates, base: float) -> pd.DataFrame:
+    """SYNTHETIC crypto bars as yfinance returns them for BTC-USD: UTC-midnight index, USD volume."""
+    out = bars(dates, base, tz="UTC")
+    out["Adj Close"] = out["Close"]
+    return out
+
+
+def test_crypto_tickers_give_the_binance_frame_layout():
+    days = ["2024-03-01", "2024-03-02", "2024-03-03"]  # weekends included: crypto trades every UTC day
+    fake = FakeDownloader({"BTC-USD": crypto_bars(days, 60000), "TAO22974-USD": crypto_bars(days, 500)})
+    out = yahoo.crypto_history("BTC,TAO", "2024-03-01", "2024-03-03", downloader=fake)
+    assert fake.calls[0][0] == ["BTC-USD", "TAO22974-USD"] and list(out) == ["bitcoin", "bittensor"]
+    tao = out["bittensor"]
+    assert list(tao.columns) == ["price", "open", "high", "low", "close", "volume", "source"]
+    assert tao.index.name == "timestamp" and list(tao.index) == list(pd.to_datetime(days, utc=True))
+    assert tao["price"].tolist() == [500.0, 501.0, 502.0] and (tao["price"] == tao["close"]).all()
+    assert set(tao["source"]) == {"yahoo"} and tao.attrs["ticker"] == "TAO22974-USD"
+
+
+def test_crypto_raw_ticker_and_unconfirmed_asset():
+    fake = FakeDownloader({"DOGE-USD": crypto_bars(["2024-03-01"], 0.1), "SOL-USD": crypto_bars(["2024-03-01"], 1)})
+    out = yahoo.crypto_history(["DOGE-USD", "SOL-USD"], "2024-03-01", "2024-03-01", downloader=fake)
+    assert list(out) == ["DOGE-USD", "solana"]  # a registry ticker is keyed by its asset id
+    with pytest.raises(ValueError, match="AKT has no confirmed Yahoo crypto ticker; valid: BTC") as err:
+        yahoo.crypto_history("AKT", "2024-03-01", "2024-03-01", downloader=fake)
+    assert "\n" not in str(err.value)
+
+
+def test_registry_yahoo_crypto_tickers():
+    from capflow import assets
+
+    assert assets.resolve("TAO").yahoo_crypto == "TAO22974-USD"
+    assert assets.resolve("GRT").yahoo_crypto == "GRT6719-USD"
+    assert assets.resolve("BTC").yahoo_crypto == "BTC-USD" and assets.resolve("NVDA").yahoo_crypto is None
+    assert assets.resolve("TAO22974-USD").id == "bittensor"

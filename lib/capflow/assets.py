@@ -40,7 +40,7 @@ class Asset:
     kind : str
         ``crypto``, ``equity``, ``etf`` or ``index``.
     coingecko_id, yahoo : str or None
-        Source identifiers.
+        Source identifiers (``yahoo`` is set for equities, ETFs and indices only).
     calendar : str
         ``24/7`` for crypto, else an exchange_calendars code (``XNYS``, ``XKRX``).
     currency : str
@@ -48,6 +48,13 @@ class Asset:
     tags : tuple of str
         Group tags (``ai_token``, ``crypto_major``, ``ai_equity``, ``hyperscaler``, ``semis_etf``, ``benchmark``,
         ``crypto_equity``).
+    binance_spot, binance_perp : str or None
+        Binance spot symbol and USD-M perpetual symbol (both USDT-quoted, e.g. ``TAOUSDT``); None where Binance
+        lists no such market. Symbols are today's names: a market renamed on Binance (RNDRUSDT -> RENDERUSDT in
+        2024) is reachable under the new name only from the rename on.
+    yahoo_crypto : str or None
+        Yahoo Finance crypto ticker (``BTC-USD``; Yahoo appends the CoinMarketCap id where symbols collide:
+        ``TAO22974-USD``); None where no ticker was confirmed.
     """
 
     id: str
@@ -59,6 +66,9 @@ class Asset:
     calendar: str = "XNYS"
     currency: str = "USD"
     tags: tuple[str, ...] = field(default_factory=tuple)
+    binance_spot: str | None = None
+    binance_perp: str | None = None
+    yahoo_crypto: str | None = None
 
     @property
     def is_crypto(self) -> bool:
@@ -66,8 +76,13 @@ class Asset:
         return self.kind == "crypto"
 
 
-def _c(cg: str, symbol: str, name: str, *tags: str) -> Asset:
-    return Asset(cg, symbol, name, "crypto", coingecko_id=cg, calendar="24/7", tags=tags)
+def _c(cg: str, symbol: str, name: str, *tags: str, spot: str | None = "", perp: str | None = "",
+       yahoo: str | None = "") -> Asset:
+    """A crypto asset; ``spot``/``perp``/``yahoo`` default to ``<SYMBOL>USDT`` / ``<SYMBOL>-USD``, None: not listed."""
+    return Asset(cg, symbol, name, "crypto", coingecko_id=cg, calendar="24/7", tags=tags,
+                 binance_spot=f"{symbol}USDT" if spot == "" else spot,
+                 binance_perp=f"{symbol}USDT" if perp == "" else perp,
+                 yahoo_crypto=f"{symbol}-USD" if yahoo == "" else yahoo)
 
 
 def _e(ticker: str, name: str, *tags: str, kind: str = "equity", calendar: str = "XNYS",
@@ -80,19 +95,19 @@ REGISTRY: tuple[Asset, ...] = (
     _c("ethereum", "ETH", "Ethereum", "crypto_major"),
     _c("solana", "SOL", "Solana", "crypto_major"),
     _c("binancecoin", "BNB", "BNB", "crypto_major"),
-    _c("bittensor", "TAO", "Bittensor", "ai_token"),
+    _c("bittensor", "TAO", "Bittensor", "ai_token", yahoo="TAO22974-USD"),
     _c("near", "NEAR", "NEAR Protocol", "ai_token"),
     _c("internet-computer", "ICP", "Internet Computer", "ai_token"),
     _c("render-token", "RENDER", "Render", "ai_token"),
     _c("fetch-ai", "FET", "Artificial Superintelligence Alliance", "ai_token"),
     _c("worldcoin-wld", "WLD", "Worldcoin", "ai_token"),
-    _c("akash-network", "AKT", "Akash Network", "ai_token"),
-    _c("venice-token", "VVV", "Venice Token", "ai_token"),
+    _c("akash-network", "AKT", "Akash Network", "ai_token", spot=None, yahoo=None),
+    _c("venice-token", "VVV", "Venice Token", "ai_token", spot=None, yahoo="VVV35509-USD"),
     _c("virtual-protocol", "VIRTUAL", "Virtuals Protocol", "ai_token"),
-    _c("ai16z", "AI16Z", "ai16z", "ai_token_extra"),
-    _c("aixbt", "AIXBT", "aixbt by Virtuals", "ai_token_extra"),
+    _c("ai16z", "AI16Z", "ai16z", "ai_token_extra", spot=None, yahoo=None),
+    _c("aixbt", "AIXBT", "aixbt by Virtuals", "ai_token_extra", yahoo=None),
     _c("arkham", "ARKM", "Arkham", "ai_token_extra"),
-    _c("the-graph", "GRT", "The Graph", "ai_token_extra"),
+    _c("the-graph", "GRT", "The Graph", "ai_token_extra", yahoo="GRT6719-USD"),
     _c("ocean-protocol", "OCEAN", "Ocean Protocol", "ai_token_extra"),
     _c("singularitynet", "AGIX", "SingularityNET", "ai_token_extra"),
     _e("NVDA", "NVIDIA", "ai_equity"),
@@ -123,7 +138,7 @@ GROUPS: tuple[str, ...] = ("crypto_major", "ai_token", "ai_token_extra", "ai_equ
 
 _INDEX: dict[str, Asset] = {}
 for _a in REGISTRY:
-    for _k in {_a.id, _a.symbol, _a.name, _a.coingecko_id, _a.yahoo} - {None}:
+    for _k in {_a.id, _a.symbol, _a.name, _a.coingecko_id, _a.yahoo, _a.yahoo_crypto} - {None}:
         _INDEX.setdefault(str(_k).lower(), _a)
 
 

@@ -14,7 +14,8 @@ from typing import Sequence
 
 from capflow import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("capflow.commands.data", "capflow.commands.run")
+COMMAND_MODULES: tuple[str, ...] = ("capflow.commands.data", "capflow.commands.run", "capflow.commands.catalog",
+                                    "capflow.commands.sources")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -55,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"capflow {args.command}: error: {msg}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a fault of the machine (disk full, permissions): one line, never a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"capflow {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,9 @@ CAPFLOW_SOURCES
     Resolution order for :func:`capflow.data.load_prices`, comma separated (default ``cache,live,snapshot``).
 COINGECKO_API_KEY / COINGECKO_DEMO_API_KEY / COINGECKO_PRO_API_KEY
     CoinGecko keys, read from the environment only.
+CAPFLOW_SEC_USER_AGENT
+    User-Agent sent to SEC EDGAR (:mod:`capflow.data.edgar`), which requires one naming the requester with a
+    contact e-mail, e.g. ``capflow research jane.doe@example.org``; read by :func:`sec_user_agent`.
 """
 
 from __future__ import annotations
@@ -84,3 +87,32 @@ def source_order() -> tuple[str, ...]:
     if bad or not order:
         raise ConfigError(f"CAPFLOW_SOURCES={raw!r}: each entry must be one of {', '.join(VALID_SOURCES)}")
     return order
+
+
+SEC_USER_AGENT_ENV = "CAPFLOW_SEC_USER_AGENT"
+
+
+def sec_user_agent(required: bool = True) -> str | None:
+    """Return the User-Agent for SEC EDGAR from ``CAPFLOW_SEC_USER_AGENT``.
+
+    Parameters
+    ----------
+    required : bool
+        Raise :class:`ConfigError` when the variable is unset (else return None).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the variable: unset, or without an e-mail contact (SEC's fair-access rule).
+    """
+    raw = os.environ.get(SEC_USER_AGENT_ENV, "").strip()
+    example = f"{SEC_USER_AGENT_ENV}='capflow research jane.doe@example.org'"
+    if not raw:
+        if not required:
+            return None
+        raise ConfigError(f"{SEC_USER_AGENT_ENV} is not set; SEC EDGAR requires a User-Agent with a contact "
+                          f"e-mail, e.g. {example}")
+    if "@" not in raw or "\n" in raw or "\r" in raw:
+        raise ConfigError(f"{SEC_USER_AGENT_ENV}={raw!r} is not valid; give a name and a contact e-mail on one line, "
+                          f"e.g. {example}")
+    return raw

@@ -17,6 +17,10 @@ What this wrapper guarantees over a bare ``yf.download``:
 Index contract: daily bars are indexed by the exchange **session date** as midnight UTC (``2024-03-01 00:00Z``
 is the 2024-03-01 session, whatever the exchange's time zone), matching the snapshot's ``equity_daily.csv``.
 Intraday intervals keep their bar-open instant, converted to UTC.
+
+Crypto: ``crypto_history(assets, start, end)`` reads Yahoo's crypto tickers (``BTC-USD``, ``TAO22974-USD``: the
+registry's ``yahoo_crypto``) as a daily fallback in the layout of :mod:`capflow.data.binance`: Yahoo's crypto
+days are UTC days, so the row labelled D is the close of UTC day D, as in the snapshot; ``volume`` is in USD.
 """
 
 from __future__ import annotations
@@ -223,4 +227,72 @@ def download(tickers: str | Iterable[str], start: Any, end: Any, interval: str =
     return frames
 
 
-__all__ = ["download", "tidy", "COLUMNS"]
+CRYPTO_COLUMNS: tuple[str, ...] = ("price", "open", "high", "low", "close", "volume", "source")
+
+
+def _crypto_tickers(assets: str | Iterable[Any]) -> dict[str, str]:
+    """``{key: Yahoo ticker}``: registry assets by id (their ``yahoo_crypto``), raw ``XXX-USD`` tickers as given."""
+    from capflow import assets as registry
+
+    items = [a.strip() for a in assets.split(",")] if isinstance(assets, str) else list(assets)
+    out: dict[str, str] = {}
+    for item in items:
+        try:
+            a = registry.resolve(item)
+        except registry.UnknownAssetError:
+            if isinstance(item, str) and re.fullmatch(r"[A-Z0-9]{1,15}-USD", item.strip().upper()):
+                out[item.strip().upper()] = item.strip().upper()
+                continue
+            raise
+        if not a.yahoo_crypto:
+            valid = ", ".join(x.symbol for x in registry.REGISTRY if x.yahoo_crypto)
+            raise ValueError(f"parameter assets: {a.symbol} has no confirmed Yahoo crypto ticker; valid: {valid} "
+                             "(or pass a ticker such as 'BTC-USD')")
+        out[a.id] = a.yahoo_crypto
+    if not out:
+        raise ValueError(f"parameter assets={assets!r} is empty; give crypto assets such as 'BTC,TAO'")
+    return out
+
+
+def crypto_history(assets: str | Iterable[Any], start: Any, end: Any, session: Any = None,
+                   downloader: Callable[..., Any] | None = None, timeout: float = 30.0) -> dict[str, pd.DataFrame]:
+    """Daily USD bars of crypto assets from Yahoo's crypto tickers, in the Binance frame layout.
+
+    Parameters
+    ----------
+    assets : str or iterable
+        Registry assets (``"BTC,TAO"``, ``bittensor``) or Yahoo crypto tickers (``"BTC-USD"``).
+    start, end : date-like
+        Inclusive UTC dates.
+    session, downloader, timeout :
+        As in :func:`download` (tests inject a fake downloader).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        Keyed by asset id (raw tickers: by ticker). Index ``timestamp`` (UTC midnight of the day = close of that
+        UTC day), columns price (= close), open, high, low, close, volume (USD), source (``yahoo``); ``attrs``:
+        source, asset, ticker, freq.
+
+    Raises
+    ------
+    ValueError
+        An asset without a confirmed Yahoo crypto ticker (the message lists the valid ones).
+    EmptyTickerError, NetworkError, RateLimitedError, SourceResponseError
+        As :func:`download`.
+    """
+    wanted = _crypto_tickers(assets)
+    raw = download(list(wanted.values()), start, end, interval="1d", session=session, downloader=downloader,
+                   timeout=timeout)
+    out = {}
+    for key, ticker in wanted.items():
+        f = raw[ticker]
+        frame = pd.DataFrame({"price": f["close"], "open": f["open"], "high": f["high"], "low": f["low"],
+                              "close": f["close"], "volume": f["volume"], "source": "yahoo"}, index=f.index)
+        frame.index.name = "timestamp"
+        frame.attrs = {"source": "yahoo", "asset": key, "ticker": ticker, "freq": "1d"}
+        out[key] = frame[list(CRYPTO_COLUMNS)]
+    return out
+
+
+__all__ = ["download", "tidy", "crypto_history", "COLUMNS", "CRYPTO_COLUMNS"]

@@ -1,0 +1,91 @@
+"""Benchmark: the request plan for the whole registry, daily and hourly, 2023-01-01 to today. Nothing is fetched.
+
+Prints, per frequency and for both together, the number of requests and megabytes per source (file counts times
+the typical sizes of :data:`capflow.data.plan.TYPICAL_BYTES`), the minimum time at each client's rate limit,
+and the time taken to compute the plan. Then it checks the kline size assumptions by zipping rows formatted like
+Binance's dumps (12 columns, 8-decimal prices, realistic magnitudes) and comparing with the stated sizes.
+
+Usage: ``python benchmarks/bench_request_plan.py [--start 2023-01-01] [--now 2026-11-28T03:17]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import time
+import zipfile
+
+
+def _zipped_kline_bytes(rows: int, step_ms: int, seed: int = 0) -> int:
+    """Size of a zip holding ``rows`` kline rows shaped like BTCUSDT's: random walk, prices on the 0.01 tick and
+    volumes on the 0.00001 lot written with 8 decimals (as Binance pads them), quote volumes with full digits."""
+    rng = random.Random(seed)
+    price, t, lines = 60000.0, 1_704_067_200_000, []
+    for _ in range(rows):
+        o = price
+        price = round(price * (1 + rng.gauss(0, 0.004)), 2)
+        h = round(max(o, price) * (1 + abs(rng.gauss(0, 0.002))), 2)
+        lo = round(min(o, price) * (1 - abs(rng.gauss(0, 0.002))), 2)
+        vol = round(abs(rng.gauss(1500, 400)), 5)
+        lines.append(f"{t},{o:.8f},{h:.8f},{lo:.8f},{price:.8f},{vol:.8f},{t + step_ms - 1},{vol * price:.8f},"
+                     f"{rng.randint(20000, 90000)},{vol / 2:.8f},{vol * price / 2:.8f},0")
+        t += step_ms
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("BTCUSDT-x.csv", "\n".join(lines) + "\n")
+    return len(buf.getvalue())
+
+
+def check_sizes() -> None:
+    from capflow.data.plan import TYPICAL_BYTES
+
+    hour, day = 3_600_000, 86_400_000
+    cases = [("klines-monthly-1h", 744, hour), ("klines-monthly-4h", 186, 4 * hour), ("klines-monthly-1d", 31, day),
+             ("klines-daily-1h", 24, hour), ("klines-daily-4h", 6, 4 * hour), ("klines-daily-1d", 1, day)]
+    print("\nkline zip sizes: stated vs measured on synthetic BTCUSDT-like rows")
+    for key, rows, step in cases:
+        got = _zipped_kline_bytes(rows, step)
+        stated = TYPICAL_BYTES[key]
+        print(f"  {key:<20} stated {stated:>7,d} B   measured {got:>7,d} B   ratio {got / stated:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--start", default="2023-01-01")
+    ap.add_argument("--now", default=None, help="plan as of this UTC time (default: now)")
+    args = ap.parse_args()
+
+    import pandas as pd
+
+    from capflow.data import plan
+
+    now = pd.Timestamp(args.now, tz="UTC") if args.now else pd.Timestamp.now(tz="UTC")
+    print(f"request plan for the whole registry, {args.start} .. {now:%Y-%m-%d %H:%M} UTC (computed, not fetched)")
+    with pd.option_context("display.width", 200):
+        for freqs in (("1d",), ("1h",), ("1d", "1h")):
+            t0 = time.perf_counter()
+            reqs = plan.registry_plan(args.start, None, freqs, now=now)
+            took = time.perf_counter() - t0
+            print(f"\nfreq {'+'.join(freqs)}: {len(reqs):,d} planned requests, plan computed in {took * 1000:.0f} ms")
+            print(plan.summarize(reqs).to_string(index=False))
+        derivatives(args.start, now)
+    check_sizes()
+
+
+def derivatives(start: str, now) -> None:
+    """Funding (monthly zips + REST) and open interest (daily metrics zips) for every registry perpetual."""
+    from capflow import assets
+    from capflow.data import plan
+
+    t0 = time.perf_counter()
+    perps = [a for a in assets.REGISTRY if a.binance_perp]
+    reqs = [r for a in perps for r in plan.derivatives_plan(a.binance_perp, start, None, now, a.id)]
+    took = time.perf_counter() - t0
+    print(f"\nderivatives (funding + open interest) of the {len(perps)} perpetuals: {len(reqs):,d} planned "
+          f"requests, computed in {took * 1000:.0f} ms")
+    print(plan.summarize(reqs).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -3,8 +3,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-SNAPSHOT_GUESS := $(abspath ../shared/data)
-export CAPFLOW_SNAPSHOT ?= $(if $(wildcard $(SNAPSHOT_GUESS)/README.md),$(SNAPSHOT_GUESS),)
 export MPLBACKEND := Agg
 
 .PHONY: setup reports test lab bench clean kernel
@@ -19,7 +17,8 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (capflow)" >/dev/null
 	touch $(STAMP)
 
-## Run every report in reports.yaml (online by default; offline on CAPFLOW_SNAPSHOT when set or no network).
+## Run every report in reports.yaml (online by default; offline on the embedded data/snapshot when CAPFLOW_OFFLINE
+## is set or the network is unreachable; CAPFLOW_SNAPSHOT=DIR uses another snapshot folder).
 reports: $(STAMP)
 	$(BIN)/capflow run --all --jobs 2
 

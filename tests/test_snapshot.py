@@ -64,3 +64,50 @@ def test_real_btc_binance_close(snapshot_root):
     best = snapshot.crypto_daily_best(snapshot_root)
     row = best[(best["asset"] == "bitcoin") & (best["date"] == pd.Timestamp("2026-02-05", tz="UTC"))].iloc[0]
     assert row["price_usd"] == pytest.approx(62909.86) and row["price_usd_source"].startswith("bn_")
+
+
+# ------------------------------------------------------------------------------------------ embedded copy
+def test_the_embedded_snapshot_is_the_default_and_complete(monkeypatch):
+    from capflow import config
+
+    monkeypatch.delenv("CAPFLOW_SNAPSHOT", raising=False)
+    root = config.snapshot_dir(required=True)
+    assert root == config.EMBEDDED_SNAPSHOT and (root / "README.md").is_file()
+    for name in snapshot.FILES:
+        path = snapshot.path_of(name, root)
+        assert path.is_file() and path.is_relative_to(config.PROJ_ROOT), name
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    assert 5e6 < size < 10e6  # compact: the budget of the embedded copy
+
+
+UPSTREAM = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (UPSTREAM / "market").is_dir(), reason="no upstream snapshot beside the repository")
+def test_the_embedded_snapshot_equals_its_upstream_row_for_row():
+    """Same text, so the same values and the same source tag on every row (compression only)."""
+    from capflow import config
+    from capflow.data import embed
+
+    for path in sorted(p for p in UPSTREAM.rglob("*") if p.is_file()):
+        rel = path.relative_to(UPSTREAM).as_posix()
+        mine = config.EMBEDDED_SNAPSHOT / rel
+        mine = mine if mine.is_file() else mine.with_name(mine.name + ".gz")
+        assert mine.is_file(), rel
+        assert embed._text_sha(mine) == embed._text_sha(path), rel
+
+
+def test_embed_builds_a_readable_byte_faithful_copy(tmp_path):
+    from capflow.data import embed
+
+    src = tiny_snapshot.make(tmp_path / "src")
+    (src / "README.md").write_text("schema")
+    rows = embed.build(src, tmp_path / "dest")
+    assert {r[0] for r in rows} == {"README.md", "market/crypto_daily.csv.gz", "market/equity_daily.csv.gz"}
+    a = snapshot.read("crypto_daily", src)
+    b = snapshot.read("crypto_daily", tmp_path / "dest")
+    pd.testing.assert_frame_equal(a, b)
+    again = embed.build(src, tmp_path / "dest2")
+    assert [r[1:] for r in again] == [r[1:] for r in rows]  # deterministic bytes
+    with pytest.raises(FileNotFoundError, match="not a snapshot folder"):
+        embed.build(tmp_path / "nowhere", tmp_path / "x")

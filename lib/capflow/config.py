@@ -5,7 +5,8 @@ Every other module asks here for a directory or a setting; nothing else builds p
 Environment variables
 ---------------------
 CAPFLOW_SNAPSHOT
-    Directory of the offline market-data snapshot (schema: ``../shared/data/README.md``).
+    Directory of an offline market-data snapshot (schema: ``data/snapshot/README.md``); default: the snapshot
+    embedded in the repository, ``data/snapshot`` (:data:`EMBEDDED_SNAPSHOT`).
 CAPFLOW_CACHE
     Directory of the parquet cache (default ``<project>/data/cache``).
 CAPFLOW_OFFLINE
@@ -27,6 +28,8 @@ from pathlib import Path
 PROJ_ROOT: Path = Path(__file__).resolve().parents[2]
 DATA_DIR: Path = PROJ_ROOT / "data"
 EVENTS_DIR: Path = DATA_DIR / "events"
+#: The real-data snapshot shipped with the repository (gzip CSV, same values and source tags as its origin).
+EMBEDDED_SNAPSHOT: Path = DATA_DIR / "snapshot"
 NOTEBOOKS_DIR: Path = PROJ_ROOT / "notebooks"
 REPORTS_DIR: Path = PROJ_ROOT / "reports"
 REPORTS_YAML: Path = PROJ_ROOT / "reports.yaml"
@@ -39,7 +42,7 @@ class ConfigError(ValueError):
 
 
 def snapshot_dir(required: bool = False) -> Path | None:
-    """Return the snapshot directory from ``CAPFLOW_SNAPSHOT`` or the sibling ``../shared/data``.
+    """Return the snapshot directory: ``CAPFLOW_SNAPSHOT`` when set, else the embedded ``data/snapshot``.
 
     Parameters
     ----------
@@ -56,13 +59,13 @@ def snapshot_dir(required: bool = False) -> Path | None:
         path = Path(env).expanduser().resolve()
         if not path.is_dir():
             raise ConfigError(f"CAPFLOW_SNAPSHOT={env!r} is not a directory; point it at the snapshot folder "
-                              "(the one holding market/ and events/)")
+                              "(the one holding market/ and events/), or unset it to use data/snapshot")
         return path
-    guess = (PROJ_ROOT.parent / "shared" / "data").resolve()
-    if guess.is_dir():
-        return guess
+    if (EMBEDDED_SNAPSHOT / "market").is_dir():
+        return EMBEDDED_SNAPSHOT
     if required:
-        raise ConfigError("no snapshot folder: set CAPFLOW_SNAPSHOT to the folder holding market/ and events/")
+        raise ConfigError(f"no snapshot folder: {EMBEDDED_SNAPSHOT} is missing (a partial checkout?); restore it "
+                          "with git, or set CAPFLOW_SNAPSHOT to a folder holding market/ and events/")
     return None
 
 

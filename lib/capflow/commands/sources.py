@@ -64,7 +64,7 @@ def source_table() -> list[dict[str, str]]:
              history="full filing history", rate="10 req/s across sec.gov hosts",
              needs="CAPFLOW_SEC_USER_AGENT (name + e-mail)", status=ua),
         dict(source="snapshot", layer="snapshot", serves="crypto, equities, derivatives, catalogs (CSV)",
-             history="2023-01 to 2026 (see its README)", rate="-", needs="CAPFLOW_SNAPSHOT or ../shared/data",
+             history="2023-01 to 2026 (see its README)", rate="-", needs="nothing: embedded data/snapshot (CAPFLOW_SNAPSHOT for another)",
              status=str(snap) if snap else "not found"),
     ]
 

@@ -1,5 +1,9 @@
 """Reader for the offline market-data snapshot (schema: the snapshot's ``README.md``).
 
+The default snapshot is the one embedded in the repository (``data/snapshot``, every CSV gzip-compressed: see
+:mod:`capflow.data.embed`); ``CAPFLOW_SNAPSHOT`` points at any other folder in the schema. Each file may be
+plain or ``.gz``.
+
 Every reader validates the file's columns, parses times as UTC and keeps the ``source`` of every value. Reads
 are memoised per (path, mtime, size) so several notebooks cells share one parse.
 """
@@ -62,10 +66,12 @@ def path_of(name: str, root: Path | None = None) -> Path:
     if not root.is_dir():
         raise SnapshotError(f"snapshot folder {root} does not exist; set CAPFLOW_SNAPSHOT to the folder holding "
                             "market/ and events/")
-    path = root / FILES[name][0]
-    if not path.is_file():
-        raise SnapshotError(f"snapshot file {path} is missing (expected {FILES[name][0]} under {root})")
-    return path
+    rel = FILES[name][0]
+    for cand in (rel, rel + ".gz", rel.removesuffix(".gz")):
+        path = root / cand
+        if path.is_file():
+            return path
+    raise SnapshotError(f"snapshot file {root / rel} is missing (expected {rel} or {rel}.gz under {root})")
 
 
 def read(name: str, root: Path | None = None) -> pd.DataFrame:

@@ -1,0 +1,58 @@
+"""A fresh clone, with nothing beside it and no network, runs reports on its own embedded snapshot.
+
+The clone is made from the committed HEAD (what a new user gets), in a temporary folder with no ``../shared``;
+``CAPFLOW_SNAPSHOT`` is unset and ``CAPFLOW_OFFLINE=1``. The clone's own ``lib`` comes first on ``PYTHONPATH`` so
+the clone's code (and its ``data/snapshot``) is what runs, with this environment's installed packages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from capflow import config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    if shutil.which("git") is None or not (config.PROJ_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    where = tmp_path_factory.mktemp("fresh") / "capflow"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(config.PROJ_ROOT), str(where)], check=True)
+    assert not (where.parent / "shared").exists()
+    return where
+
+
+def _env(clone: Path, tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAPFLOW_")}
+    env.update({"PYTHONPATH": str(clone / "lib"), "CAPFLOW_OFFLINE": "1", "CAPFLOW_CACHE": str(tmp / "cache"),
+                "CAPFLOW_STATE_DIR": str(tmp / "state"), "MPLBACKEND": "Agg"})
+    return env
+
+
+def test_fresh_clone_has_its_data_and_runs_reports_offline(clone, tmp_path):
+    if not (clone / "data" / "snapshot" / "market").is_dir():
+        pytest.skip("the embedded snapshot is not committed yet")
+    env = _env(clone, tmp_path)
+    probe = subprocess.run([sys.executable, "-c", "import capflow.config as c, json; "
+                            "print(json.dumps([str(c.PROJ_ROOT), str(c.snapshot_dir(required=True))]))"],
+                           env=env, capture_output=True, text=True, check=True, cwd=clone)
+    root, snap = json.loads(probe.stdout)
+    assert root == str(clone) and snap == str(clone / "data" / "snapshot")
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "capflow.cli", "run", "data_quality", "cascade_2026_02_05",
+                          "--output", str(out), "--quiet", "--jobs", "2"], env=env, capture_output=True, text=True,
+                         cwd=clone, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and manifest["data"]["mode"] == "offline"
+    assert "data/snapshot" in manifest["data"]["note"]
+    assert (out / "runs" / "cascade_2026_02_05" / "cascade_2026_02_05.public.html").is_file()

@@ -75,14 +75,14 @@ def test_unknown_ticker_one_line(snapshot_root):
     ("2024-07-04", "before open", "NVDA", False, "2024-07-05"),          # release on a holiday -> next session
     ("2024-11-29", "after close", "000660.KS", False, "2024-12-02"),     # KRX: 06:05 KST Saturday -> Monday
     # crypto, daily UTC bars
-    ("2024-01-30", "after close", "bitcoin", False, "2024-01-31"),       # next UTC day
-    ("2024-03-08", "after close", "TAO", False, "2024-03-09"),           # Friday -> Saturday (24/7)
-    ("2024-11-28", "after close", "bitcoin", False, "2024-11-29"),       # holidays do not exist for crypto
+    ("2024-01-30", "after close", "bitcoin", False, "2024-01-30"),       # 21:05 UTC: that UTC day's bar
+    ("2024-03-08", "after close", "TAO", False, "2024-03-08"),           # Friday stays Friday (24/7)
+    ("2024-11-28", "after close", "bitcoin", False, "2024-11-28"),       # holidays do not exist for crypto
     ("2024-01-30", "before open", "bitcoin", False, "2024-01-30"),       # that UTC day
     # crypto, hourly: the release moment in UTC, with DST
-    ("2024-03-08", "after close", "bitcoin", True, "2024-03-08 21:05"),  # EST: 16:05 NY = 21:05 UTC
-    ("2024-03-11", "after close", "bitcoin", True, "2024-03-11 20:05"),  # EDT (DST from 03-10): 20:05 UTC
-    ("2024-11-04", "after close", "ethereum", True, "2024-11-04 21:05"),  # EST again from 11-03
+    ("2024-03-08", "after close", "bitcoin", True, "2024-03-08 21:00"),  # EST: 16:05 NY = 21:05 UTC, 21:00 bar
+    ("2024-03-11", "after close", "bitcoin", True, "2024-03-11 20:00"),  # EDT (DST from 03-10): 20:05 UTC
+    ("2024-11-04", "after close", "ethereum", True, "2024-11-04 21:00"),  # EST again from 11-03
     ("2024-07-03", "before open", "bitcoin", True, "2024-07-03 12:00"),  # 08:00 EDT
     ("2024-01-11", "before open", "bitcoin", True, "2024-01-11 13:00"),  # 08:00 EST
 ])

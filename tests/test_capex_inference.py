@@ -129,7 +129,7 @@ def _synthetic_returns(events: pd.DataFrame, surprise: pd.Series, beta: float, s
     idx = pd.date_range("2022-01-01", "2024-12-31", freq="D", tz="UTC")
     cols = ["NVDA", "bittensor", "QQQ"]
     r = pd.DataFrame(rng.normal(0, 0.01, (idx.size, len(cols))), index=idx, columns=cols)
-    sess = capex._session_opens("XNYS").index.tz_localize("UTC")
+    sess = capex.session_opens("XNYS").index.tz_localize("UTC")
     r.loc[~idx.isin(sess), ["NVDA", "QQQ"]] = np.nan
     bump = events.assign(b=beta * surprise.reindex(events["announcement_id"]).to_numpy()).dropna(subset=["b"])
     for asset, rows in bump.groupby("asset"):
@@ -223,4 +223,6 @@ def test_session_calendar_covers_dates_before_default_start():
     early = capex.announcement_event_time({"announce_date": "2012-11-23", "timing": "after close"}, "NVDA")
     assert str(early.date()) == "2012-11-26"                      # Friday after close -> Monday, in 2012
     assert capex.session_opens("XNYS", "2012-11-23").index[0].year <= 2011
-    assert capex.session_opens("XNYS").index[0].year == capex.CALENDAR_START_YEAR
+    from capflow import calendars
+
+    assert capex.session_opens("XNYS").index[0].year == calendars.FIRST_YEAR

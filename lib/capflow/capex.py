@@ -14,12 +14,14 @@ Event timing (the rules, also returned by :func:`timing_rules`)
 A release is placed at a moment in New York time: ``after close`` at 16:05, ``before open`` at 08:00 (converted
 to UTC with the daylight-saving rules of America/New_York). Then:
 
-* equities/ETFs: the first session of the asset's exchange (exchange_calendars) whose **open** is at or after the
-  release moment. After close on Monday -> Tuesday; after close on Friday -> Monday; a release on or before a
-  holiday -> the next session; before open on a session day -> that session.
-* 24/7 crypto, hourly data: the release moment itself (the first hourly bar opening at/after it).
-* 24/7 crypto, daily data (bars are UTC days): after close -> the next UTC day (the release falls late in the
-  UTC day, 20:05 or 21:05 UTC); before open -> the UTC day of the release (12:00 or 13:00 UTC).
+the bar holding that moment, by the one anchor rule of :func:`capflow.calendars.anchor`:
+
+* equities/ETFs: the first session of the asset's exchange whose **close** is at or after the release moment.
+  After close on Monday -> Tuesday; after close on Friday -> Monday; a release on or before a holiday -> the
+  next session; before open on a session day -> that session.
+* 24/7 crypto, hourly data: the hourly bar holding the release moment (20:05 UTC -> the 20:00 bar).
+* 24/7 crypto, daily data (bars are UTC days): the UTC day of the release (after close falls at 20:05 or 21:05
+  UTC, late in that day's bar: windows starting at day 0 and running to +1 or later hold the whole reaction).
 
 Surprise measures
 -----------------
@@ -40,7 +42,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from capflow._time import CALENDAR_FIRST_YEAR, exchange_calendar
+from capflow import calendars as _cal
 from capflow import assets as _assets
 from capflow import config
 from capflow.data import snapshot
@@ -301,26 +303,13 @@ def _resolve_asset(name: str, param: str) -> _assets.Asset:
         raise UnknownTickerError(f"{exc}".replace("(parameter assets)", f"(parameter {param})")) from None
 
 
-#: First year of the session calendars built by default (shared with every module, see
-#: :func:`capflow._time.exchange_calendar`); earlier dates get a calendar starting two years before them.
-CALENDAR_START_YEAR = CALENDAR_FIRST_YEAR
-
-
-@lru_cache(maxsize=8)
-def _session_opens(calendar: str, first_year: int = CALENDAR_START_YEAR) -> pd.Series:
-    """Session open times (UTC) indexed by session date (tz-naive), from Jan 1 of ``first_year`` on."""
-    cal = exchange_calendar(calendar, f"{first_year + 2}-01-01", error=CapexError)
-    opens = cal.opens
-    opens.index = pd.DatetimeIndex(opens.index).tz_localize(None)
-    return opens.dt.tz_convert("UTC") if opens.dt.tz is not None else opens.dt.tz_localize("UTC")
-
-
 def session_opens(calendar: str, earliest: object = None) -> pd.Series:
-    """Session opens of ``calendar`` (cached) covering every date from ``earliest`` (any date-like, optional)."""
-    year = CALENDAR_START_YEAR
-    if earliest is not None and not pd.isna(earliest):
-        year = min(year, pd.Timestamp(earliest).year - 2)
-    return _session_opens(calendar, year)
+    """Session opens (UTC) of ``calendar`` indexed by session date (tz-naive), covering ``earliest`` on."""
+    try:
+        sess = _cal.sessions(calendar, earliest)
+    except _cal.CalendarError as exc:
+        raise CapexError(str(exc)) from None
+    return pd.Series(sess.opens, index=sess.labels.tz_localize(None))
 
 
 def release_moment(announce_date: pd.Series | pd.Timestamp | str, timing: pd.Series | str) -> pd.Series:
@@ -351,17 +340,13 @@ def release_moment(announce_date: pd.Series | pd.Timestamp | str, timing: pd.Ser
 
 
 def session_at_or_after(moment: pd.Series, calendar: str = "XNYS") -> pd.Series:
-    """The first session whose open is at or after each UTC moment, as a UTC-midnight session label.
-
-    Vectorised with ``searchsorted`` over the calendar's session opens.
-    """
-    utc = pd.DatetimeIndex(moment).tz_convert("UTC")
-    opens = session_opens(calendar, utc.min() if len(utc) else None)
-    pos = np.searchsorted(pd.DatetimeIndex(opens).as_unit("ns").asi8, utc.as_unit("ns").asi8, side="left")
-    if (pos >= len(opens)).any():
-        raise CapexError(f"an announcement is after the last session of calendar {calendar} "
-                         f"({opens.index[-1].date()})")
-    return pd.Series(pd.DatetimeIndex(opens.index[pos]).tz_localize("UTC"), index=moment.index)
+    """The session holding each UTC moment (first session whose close is at or after it), as a UTC-midnight label:
+    :func:`capflow.calendars.anchor`."""
+    try:
+        labels = _cal.anchor(pd.DatetimeIndex(moment), calendar, "1d")
+    except _cal.CalendarError as exc:
+        raise CapexError(f"an announcement cannot be placed on calendar {calendar}: {exc}") from None
+    return pd.Series(labels, index=moment.index)
 
 
 def event_timestamps(announce_date: pd.Series, timing: pd.Series, asset: str, hourly: bool = False) -> pd.Series:
@@ -370,11 +355,7 @@ def event_timestamps(announce_date: pd.Series, timing: pd.Series, asset: str, ho
     moment = release_moment(announce_date, timing)
     if not a.is_crypto:
         return session_at_or_after(moment, a.calendar)
-    if hourly:
-        return moment
-    day = moment.dt.normalize()
-    after = np.asarray(timing) == "after close"
-    return day + pd.to_timedelta(after.astype(int), unit="D")
+    return pd.Series(_cal.anchor(pd.DatetimeIndex(moment), _cal.CRYPTO, "1h" if hourly else "1d"), index=moment.index)
 
 
 def announcement_event_time(row: pd.Series | dict, asset: str, hourly: bool = False) -> pd.Timestamp:
@@ -393,7 +374,7 @@ def announcement_event_time(row: pd.Series | dict, asset: str, hourly: bool = Fa
     -------
     pandas.Timestamp (UTC)
         Equities: the session label at 00:00 UTC (daily bars are labelled by session date). Crypto daily:
-        a UTC midnight; crypto hourly: the release moment.
+        the UTC date of the release; crypto hourly: the hour holding it.
 
     Examples
     --------
@@ -408,13 +389,13 @@ def timing_rules() -> pd.DataFrame:
     """The event-timing rules as a table for reports (one row per timing x calendar)."""
     return pd.DataFrame([
         {"timing": "after close", "assumed release (New York)": "16:05",
-         "equities / ETFs (daily)": "first session opening after the release: next session (Fri -> Mon, "
+         "equities / ETFs (daily)": "first session closing after the release: next session (Fri -> Mon, "
                                     "holiday -> next session)",
-         "crypto, hourly bars": "release moment in UTC (20:05 EDT / 21:05 EST): first hourly bar after it",
-         "crypto, daily UTC bars": "next UTC day"},
+         "crypto, hourly bars": "the hourly bar holding the release (20:05 EDT -> 20:00 UTC bar)",
+         "crypto, daily UTC bars": "the UTC day of the release (late in the day: day +1 holds most of it)"},
         {"timing": "before open", "assumed release (New York)": "08:00",
          "equities / ETFs (daily)": "that session (holiday/weekend -> next session)",
-         "crypto, hourly bars": "release moment in UTC (12:00 EDT / 13:00 EST): first hourly bar after it",
+         "crypto, hourly bars": "the hourly bar holding the release (12:00 EDT -> 12:00 UTC bar)",
          "crypto, daily UTC bars": "that UTC day"},
     ])
 

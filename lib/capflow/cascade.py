@@ -27,7 +27,7 @@ import pandas as pd
 
 from capflow import assets as _assets
 from capflow import config
-from capflow._time import utc_timestamp
+from capflow.calendars import utc_timestamp
 from capflow.data.snapshot import read_csv_checked
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,9 @@ CAPFLOW_SNAPSHOT
     embedded in the repository, ``data/snapshot`` (:data:`EMBEDDED_SNAPSHOT`).
 CAPFLOW_CACHE
     Directory of the parquet cache (default ``<project>/data/cache``).
+CAPFLOW_CALENDARS
+    Directory where exchange session calendars are stored once built (default ``<project>/data/cache/calendars``,
+    independent of ``CAPFLOW_CACHE`` so that tests with a private cache do not rebuild them).
 CAPFLOW_OFFLINE
     ``1``/``true``: never touch the network; use cache then snapshot.
 CAPFLOW_SOURCES
@@ -72,6 +75,11 @@ def snapshot_dir(required: bool = False) -> Path | None:
 def cache_dir() -> Path:
     """Return the parquet cache directory (``CAPFLOW_CACHE`` or ``data/cache``)."""
     return Path(os.environ.get("CAPFLOW_CACHE") or DATA_DIR / "cache").expanduser().resolve()
+
+
+def calendar_dir() -> Path:
+    """Return the folder of stored exchange calendars (``CAPFLOW_CALENDARS`` or ``data/cache/calendars``)."""
+    return Path(os.environ.get("CAPFLOW_CALENDARS") or DATA_DIR / "cache" / "calendars").expanduser().resolve()
 
 
 def offline() -> bool:

@@ -43,7 +43,7 @@ from typing import Iterable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from capflow._time import exchange_calendar
+from capflow import calendars as _cal
 from capflow import assets as _assets
 
 log = logging.getLogger(__name__)
@@ -250,14 +250,17 @@ def basket_returns(returns: pd.DataFrame, weights: str | pd.DataFrame = "equal",
 
 # --------------------------------------------------------------------------------------------- calendars
 
-def _calendar(code: str, start: object = None, end: object = None):
-    return exchange_calendar(code, start, end, ReturnsError)
+def _calendar(code: str, start: object = None, end: object = None) -> _cal.Sessions:
+    try:
+        return _cal.sessions(code, start, end)
+    except _cal.CalendarError as exc:
+        raise ReturnsError(str(exc)) from None
 
 
 def sessions(start: object, end: object, calendar: str = "XNYS") -> pd.DatetimeIndex:
     """Sessions of an exchange calendar in ``[start, end]`` as UTC-midnight timestamps (the bar labels)."""
-    s, e = _utc(start, "start").tz_localize(None).normalize(), _utc(end, "end").tz_localize(None).normalize()
-    return _calendar(calendar, s, e).sessions_in_range(s, e).tz_localize("UTC")
+    s, e = _utc(start, "start").normalize(), _utc(end, "end").normalize()
+    return _calendar(calendar, s, e).in_range(s, e)
 
 
 def _is_crypto(col: str, crypto: Iterable[str] | None) -> bool:
@@ -295,13 +298,10 @@ def session_closes(start: object, end: object, calendar: str = "XNYS") -> pd.Ser
         UTC close time from ``exchange_calendars``: DST-aware (XNYS 16:00 New York is 20:00 UTC in summer,
         21:00 UTC in winter) and with early closes (13:00 New York on 2024-11-29).
     """
-    s, e = _utc(start, "start").tz_localize(None).normalize(), _utc(end, "end").tz_localize(None).normalize()
+    s, e = _utc(start, "start").normalize(), _utc(end, "end").normalize()
     cal = _calendar(calendar, s, e)
-    sess = cal.sessions_in_range(max(s, cal.first_session), min(e, cal.last_session))
-    closes = cal.closes.loc[sess]
-    closes = pd.DatetimeIndex(closes)
-    closes = closes.tz_localize("UTC") if closes.tz is None else closes.tz_convert("UTC")
-    return pd.Series(closes, index=sess.tz_localize("UTC").rename("timestamp"), name="close")
+    sess = cal.in_range(s, e)
+    return pd.Series(cal.close_of(sess), index=sess.rename("timestamp"), name="close")
 
 
 def _bar(value: object, name: str) -> pd.Timedelta:
@@ -460,8 +460,8 @@ def align(returns: pd.DataFrame, policy: str = "equity_sessions", calendar: str 
     return out
 
 
-def event_anchor(timestamp: object, asset_id: str, calendar: str | None = None) -> pd.Timestamp:
-    """The daily bar an event belongs to, in the asset's own calendar.
+def event_anchor(timestamp: object, asset_id: str, calendar: str | None = None, freq: str = "1d") -> pd.Timestamp:
+    """The bar an event belongs to in the asset's own calendar: :func:`capflow.calendars.anchor` (THE rule).
 
     Parameters
     ----------
@@ -471,13 +471,13 @@ def event_anchor(timestamp: object, asset_id: str, calendar: str | None = None) 
         Registry id/symbol (decides crypto vs equity and the exchange calendar).
     calendar : str, optional
         Override: ``"24/7"`` for crypto, or an exchange_calendars code.
+    freq : {"1d", "1h"}
 
     Returns
     -------
     Timestamp
-        UTC-midnight bar label. Crypto: the UTC date of the event (a Saturday event -> Saturday). Equity: the
-        session trading at that instant, or the next session when the market is closed (a Saturday event ->
-        Monday; after the close -> the next session; a holiday -> the next session).
+        UTC bar label. Crypto daily: the UTC date of the event. Equity: the first session whose close is at or
+        after the event (a Saturday event -> Monday; after the close -> the next session).
     """
     ts = _utc(timestamp, "timestamp")
     if calendar is None:
@@ -486,10 +486,10 @@ def event_anchor(timestamp: object, asset_id: str, calendar: str | None = None) 
         except KeyError:
             raise ReturnsError(f"parameter asset_id={asset_id!r} is not a registry asset; pass calendar= "
                                "('24/7' or an exchange code such as 'XNYS')") from None
-    if calendar == "24/7":
-        return ts.normalize()
-    session = _calendar(calendar, ts, ts).minute_to_session(ts.floor("min"), direction="next")
-    return pd.Timestamp(session).tz_localize("UTC")
+    try:
+        return _cal.anchor_one(ts, calendar, freq)
+    except _cal.CalendarError as exc:
+        raise ReturnsError(str(exc)) from None
 
 
 def policy_text(frame: pd.DataFrame) -> str:

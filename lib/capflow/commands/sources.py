@@ -88,7 +88,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
     order = config.source_order()
     if args.plan:  # check every input before printing anything
         from capflow import assets
-        from capflow._time import utc_timestamp
+        from capflow.calendars import utc_timestamp
 
         args.freqs = _freqs(args.freq)
         lo = utc_timestamp(args.start, "start")

@@ -43,7 +43,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from capflow._time import utc_timestamp
+from capflow.calendars import utc_timestamp
 from capflow.data.errors import (NetworkError, PlanHistoryLimitError, RateLimitedError, ServerError,
                                  SourceError, SourceResponseError, UnknownCoinError)
 

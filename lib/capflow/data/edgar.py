@@ -315,16 +315,17 @@ def earnings_releases(filings: pd.DataFrame) -> pd.DataFrame:
 
 def release_timing(moment: pd.Timestamp, calendar: str = "XNYS") -> str:
     """``before open``, ``during session`` or ``after close`` of the exchange session on the release's local date."""
-    from capflow._time import exchange_calendar
+    from capflow import calendars
 
     local = moment.tz_convert(NY_TZ)
-    day = pd.Timestamp(local.date())
-    cal = exchange_calendar(calendar, day, day)
+    day = pd.Timestamp(local.date(), tz="UTC")
+    cal = calendars.sessions(calendar, day, day)
     if not cal.is_session(day):
         return "before open" if local.hour < 16 else "after close"
-    if moment < cal.session_open(day):
+    label = pd.DatetimeIndex([day])
+    if moment < cal.open_of(label)[0]:
         return "before open"
-    return "after close" if moment >= cal.session_close(day) else "during session"
+    return "after close" if moment >= cal.close_of(label)[0] else "during session"
 
 
 # ------------------------------------------------------------------------------------------------ catalog

@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from capflow._time import utc_timestamp
+from capflow.calendars import utc_timestamp
 from capflow.data.errors import (NetworkError, RateLimitedError, RegionBlockedError, ServerError,
                                  SourceResponseError, UnknownCoinError)
 

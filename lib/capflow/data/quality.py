@@ -20,7 +20,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from capflow._time import exchange_calendar
+from capflow import calendars
 from capflow import assets as _assets
 from capflow.data import resolve, snapshot
 from capflow.data.store import DataRequestError, resolution_order, validate_request
@@ -48,9 +48,7 @@ def expected_index(asset: _assets.Asset, freq: str, first: pd.Timestamp, last: p
         return pd.date_range(first.ceil(step), last.floor(step), freq=step, tz="UTC")
     if freq != "1d":
         return pd.DatetimeIndex([], tz="UTC")
-    cal = exchange_calendar(asset.calendar, first, last)
-    sessions = cal.sessions_in_range(first.tz_convert(None).normalize(), last.tz_convert(None).normalize())
-    return pd.DatetimeIndex(sessions).tz_localize("UTC")
+    return calendars.sessions(asset.calendar, first, last).in_range(first, last)
 
 
 # --------------------------------------------------------------------------------------------- run helpers

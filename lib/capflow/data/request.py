@@ -14,7 +14,7 @@ import pandas as pd
 
 from capflow import assets as _assets
 from capflow import config
-from capflow._time import utc_timestamp
+from capflow.calendars import utc_timestamp
 
 FREQS: tuple[str, ...] = ("1d", "1h", "4h")
 #: Fields per frequency. ``price`` is the series to compute returns from: the crypto close (daily: the

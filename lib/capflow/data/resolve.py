@@ -413,11 +413,9 @@ def expected_bars(asset: Asset, req) -> pd.DatetimeIndex:
         return pd.DatetimeIndex([], tz="UTC")
     if asset.is_crypto or req.freq != "1d":
         return pd.date_range(lo.ceil(_STEP[req.freq]), hi, freq=_STEP[req.freq])
-    from capflow._time import exchange_calendar
+    from capflow import calendars
 
-    cal = exchange_calendar(asset.calendar, lo, hi)
-    days = cal.sessions_in_range(lo.tz_localize(None).normalize(), hi.tz_localize(None).normalize())
-    return pd.DatetimeIndex(days).tz_localize("UTC")
+    return calendars.sessions(asset.calendar, lo, hi).in_range(lo, hi)
 
 
 def covered_spans(asset: Asset, req, got: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp]]:

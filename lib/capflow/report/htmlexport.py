@@ -29,6 +29,15 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 .dataframe tbody tr th { vertical-align: top; }
 .dataframe thead th { text-align: right; }
 .jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { white-space: normal; max-width: 42rem; }
+.capflow-table { overflow-x: auto; max-width: 100%; margin-bottom: 0.8rem; }
+.jp-RenderedHTMLCommon table.capflow { border-collapse: collapse; margin: 0; }
+.jp-RenderedHTMLCommon table.capflow th, .jp-RenderedHTMLCommon table.capflow td { padding: 0.2rem 0.55rem; }
+.jp-RenderedHTMLCommon table.capflow .num { text-align: right; white-space: nowrap;
+  font-variant-numeric: tabular-nums; }
+.jp-RenderedHTMLCommon table.capflow .txt { text-align: left; }
+.jp-RenderedHTMLCommon table.capflow tbody tr:nth-child(odd) { background: #f6f6f6; }
+.capflow-table-note { color: #555; font-size: 0.82rem; margin: 0.2rem 0 0 0; }
+.jp-OutputArea-output img { max-width: 100%; height: auto; }
 </style>
 {%- endblock extra_css -%}
 """

@@ -1,0 +1,65 @@
+"""Show a study :class:`~capflow.studies.base.Result` in a notebook, in the same order in every report.
+
+``findings`` (the "Key findings" heading and the headline, first), ``figure``/``figures``, ``tables``,
+``method`` (method with values, then every note: drops, exclusions, caveats). Figures are built on matplotlib's
+object API (not pyplot), so nothing is drawn twice and nothing leaks between cells.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from capflow.studies.base import Result
+
+
+def _display(obj: Any) -> None:
+    from IPython.display import display
+
+    display(obj)
+
+
+def _md(text: str) -> None:
+    from IPython.display import Markdown
+
+    _display(Markdown(text))
+
+
+def findings(result: Result) -> None:
+    """The "Key findings" section: the headline sentences, as bullets."""
+    _md("## Key findings\n\n" + "\n".join(f"- {line}" for line in result.headline()))
+
+
+def figure(result: Result, name: str, figures: dict | None = None) -> None:
+    """One named figure of the result (``figures`` reuses an already built dict)."""
+    figs = figures if figures is not None else result.figures()
+    if name not in figs:
+        raise KeyError(f"figure {name!r} is not in this result; valid: {', '.join(figs) or 'none'}")
+    _display(figs[name])
+
+
+def figures(result: Result) -> None:
+    """Every figure of the result, in order."""
+    for fig in result.figures().values():
+        _display(fig)
+
+
+def tables(result: Result, names: list[str] | None = None) -> None:
+    """The named tables (default: all), each with its title and note."""
+    from IPython.display import HTML
+
+    tabs = result.tables()
+    for name in names or list(tabs):
+        if name not in tabs:
+            raise KeyError(f"table {name!r} is not in this result; valid: {', '.join(tabs)}")
+        t = tabs[name]
+        _md(f"### {t.title}")
+        _display(HTML(t.to_html()))
+
+
+def method(result: Result) -> None:
+    """The "Method and caveats" section: the method with its values, then every note."""
+    lines = ["## Method and caveats", "", *result.method()]
+    notes = result.notes.lines()
+    if notes:
+        lines += ["", "**What was dropped, excluded or caveated, and why**", "", *notes]
+    _md("\n".join(lines))

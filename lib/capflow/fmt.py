@@ -11,6 +11,7 @@ kind       meaning                               example
 pct        a fraction as a signed percentage     ``-14.0%``
 pct_plain  a fraction as an unsigned percentage  ``37.5%``
 pct2       signed percentage, two decimals       ``+0.42%``
+pct3       signed percentage, three decimals     ``+0.010%`` (funding rates)
 p          a p-value                             ``0.012``, ``<0.001``
 stat       a test statistic                      ``-2.31``
 num        a plain number, two decimals          ``1.82``
@@ -136,13 +137,13 @@ def text(x: Any) -> str:
 
 FORMATTERS: dict[str, Callable[[Any], str]] = {
     "pct": pct, "pct_plain": lambda x: pct(x, signed=False), "pct2": lambda x: pct(x, 2),
-    "p": pval, "stat": lambda x: number(x, 2, signed=True), "num": number, "num3": lambda x: number(x, 3),
+    "pct3": lambda x: pct(x, 3), "p": pval, "stat": lambda x: number(x, 2, signed=True), "num": number, "num3": lambda x: number(x, 3),
     "int": integer, "usd": usd, "price": price, "date": date, "datetime": datetime_utc, "hours": hours,
     "text": text,
 }
 KINDS = tuple(FORMATTERS)
 #: Kinds whose cells are right-aligned (numbers).
-NUMERIC_KINDS = frozenset({"pct", "pct_plain", "pct2", "p", "stat", "num", "num3", "int", "usd", "price", "hours"})
+NUMERIC_KINDS = frozenset({"pct", "pct_plain", "pct2", "pct3", "p", "stat", "num", "num3", "int", "usd", "price", "hours"})
 
 
 def column(values: pd.Series | np.ndarray | list, kind: str) -> list[str]:

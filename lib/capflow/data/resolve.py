@@ -464,8 +464,8 @@ LAYERS = {"cache": cache_range, "live": live_range, "snapshot": snapshot_range}
 # ----------------------------------------------------------------------------------------- all assets
 
 
-def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False, progress=None
-              ) -> tuple[list[pd.Series], dict[str, dict], dict[str, str]]:
+def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False, progress=None,
+              tags: list[pd.Series] | None = None) -> tuple[list[pd.Series], dict[str, dict], dict[str, str]]:
     """Resolve every asset of a request through the layers in ``order``.
 
     Parameters
@@ -477,6 +477,8 @@ def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False, progress=
         Skip (and report) an asset that no layer can serve instead of raising.
     progress : callable, optional
         Called with each asset id after it is resolved.
+    tags : list, optional
+        Receives, per served asset, the original source tag of every row (a string Series named by the asset).
 
     Returns
     -------
@@ -501,6 +503,8 @@ def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False, progress=
                 warn_fallback(asset.symbol, failed, layer)
             s, srcs = _series(long, asset)
             frames.append(s)
+            if tags is not None:
+                tags.append(long["source"].astype("string").rename(asset.id))
             p = prov[asset.id] = {"layer": layer, "sources": srcs, "rows": int(s.notna().sum()),
                                   "first": str(s.index.min()), "last": str(s.index.max())}
             if failed:

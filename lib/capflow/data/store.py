@@ -17,7 +17,7 @@ from capflow.data import resolve
 from capflow.data.request import (FIELDS, FREQS, DataRequestError, OfflineFallbackWarning, Request,
                                   SourceFallbackWarning, resolution_order, validate_request, warn_offline)
 
-__all__ = ["load_prices", "provenance_table", "data_summary", "validate_request", "resolution_order", "Request",
+__all__ = ["load_prices", "load_sources", "provenance_table", "data_summary", "validate_request", "resolution_order", "Request",
            "DataRequestError", "OfflineFallbackWarning", "SourceFallbackWarning", "warn_offline", "FREQS", "FIELDS"]
 
 
@@ -74,6 +74,29 @@ def load_prices(assets: str | Iterable[str], start: object, end: object | None =
     wide.attrs["dropped"] = dropped
     wide.attrs["request"] = {"start": str(req.start.date()), "end": str(req.end.date()), "freq": freq,
                              "field": field, "assets": [a.id for a in req.assets]}
+    return wide
+
+
+def load_sources(assets: str | Iterable[str], start: object, end: object | None = None, freq: str = "1d",
+                 field: str = "price", sources: Iterable[str] | None = None) -> pd.DataFrame:
+    """The original source tag of every value :func:`load_prices` returns for the same request.
+
+    Returns
+    -------
+    DataFrame
+        Same index and columns as :func:`load_prices` (``missing="drop"``), string tags such as ``bn_spot_ry`` or
+        ``cg_snap_zeke`` (an intraday snapshot, not a close: see :func:`capflow.data.snapshot.clock_of`), <NA>
+        where there is no value.
+    """
+    req = validate_request(assets, start, end, freq, field)
+    tags: list[pd.Series] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the price load reports drops and fallbacks
+        resolve.fetch_all(req, resolution_order(sources), drop_missing=True, tags=tags)
+    if not tags:
+        return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="timestamp"))
+    wide = pd.concat(tags, axis=1).sort_index()
+    wide.index.name = "timestamp"
     return wide
 
 

@@ -16,12 +16,15 @@ stderr box.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import json
+import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import pandas as pd
 
@@ -111,6 +114,26 @@ class Notes:
             count = f" ({total})" if kind in ("dropped", "excluded") else ""
             out.append(f"- **{label}{where}{count}:** {reason}" + (f": {shown}" if shown and shown != "sample" else ""))
         return out
+
+
+@contextlib.contextmanager
+def quiet(*loggers: str) -> Iterator[None]:
+    """Silence capflow's log warnings and Python warnings inside a study step: what they say is recorded as notes.
+
+    A published page must show no stderr box; a study that calls a library function whose warnings it already
+    turns into :class:`Notes` wraps the call in ``with quiet():``.
+    """
+    names = loggers or ("capflow",)
+    saved = [(logging.getLogger(n), logging.getLogger(n).level) for n in names]
+    for lg, _ in saved:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in saved:
+            lg.setLevel(level)
 
 
 # ----------------------------------------------------------------------------------------------------- tables

@@ -29,10 +29,13 @@ def findings(result: Result) -> None:
     _md("## Key findings\n\n" + "\n".join(f"- {line}" for line in result.headline()))
 
 
-def figure(result: Result, name: str, figures: dict | None = None) -> None:
-    """One named figure of the result (``figures`` reuses an already built dict)."""
+def figure(result: Result, name: str, figures: dict | None = None, missing_ok: bool = False) -> None:
+    """One named figure of the result (``figures`` reuses an already built dict; ``missing_ok``: a figure the
+    data could not give is skipped, e.g. the hourly anatomy of a day without hourly bars)."""
     figs = figures if figures is not None else result.figures()
     if name not in figs:
+        if missing_ok:
+            return
         raise KeyError(f"figure {name!r} is not in this result; valid: {', '.join(figs) or 'none'}")
     _display(figs[name])
 
@@ -43,13 +46,15 @@ def figures(result: Result) -> None:
         _display(fig)
 
 
-def tables(result: Result, names: list[str] | None = None) -> None:
-    """The named tables (default: all), each with its title and note."""
+def tables(result: Result, names: list[str] | None = None, missing_ok: bool = False) -> None:
+    """The named tables (default: all), each with its title and note (``missing_ok``: skip absent ones)."""
     from IPython.display import HTML
 
     tabs = result.tables()
     for name in names or list(tabs):
         if name not in tabs:
+            if missing_ok:
+                continue
             raise KeyError(f"table {name!r} is not in this result; valid: {', '.join(tabs)}")
         t = tabs[name]
         _md(f"### {t.title}")

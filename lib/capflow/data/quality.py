@@ -23,7 +23,7 @@ import pandas as pd
 from capflow import calendars
 from capflow import assets as _assets
 from capflow.data import resolve, snapshot
-from capflow.data.store import DataRequestError, resolution_order, validate_request
+from capflow.data.store import DataRequestError, resolution_order, short_sources, validate_request
 
 MAX_LISTED_DATES = 5
 
@@ -174,7 +174,7 @@ def _assess(asset: _assets.Asset, long: pd.DataFrame, layer: str, req, opts: dic
     longest = gaps.loc[gaps["missing"].idxmax()] if len(gaps) else None
     tags = long["source"].fillna("unknown").astype(str)
     row = {"asset": asset.id, "symbol": asset.symbol, "calendar": asset.calendar, "layer": layer,
-           "sources": ", ".join(f"{k} ({v})" for k, v in tags.value_counts().items()),
+           "sources": short_sources(tags.value_counts().to_dict()),
            "first": first, "last": last, "rows": len(long), "expected": len(expected),
            "coverage_pct": 100.0 * on_cal / len(expected) if len(expected) else np.nan,
            "request_coverage_pct": 100.0 * long.index.isin(asked).sum() / len(asked) if len(asked) else np.nan,

@@ -105,7 +105,7 @@ def provenance_table(frame: pd.DataFrame) -> pd.DataFrame:
     prov = frame.attrs.get("provenance", {})
     rows = []
     for col, p in prov.items():
-        srcs = ", ".join(f"{k} ({v})" for k, v in sorted(p.get("sources", {}).items(), key=lambda kv: -kv[1]))
+        srcs = short_sources(p.get("sources", {}))
         rows.append({"asset": col, "symbol": _assets.symbol(col), "layer": p.get("layer"), "sources": srcs,
                      "first": p.get("first"), "last": p.get("last"), "rows": p.get("rows")})
     table = pd.DataFrame(rows)
@@ -120,6 +120,19 @@ def _short_source(tag: str) -> list[str]:
     """Source tags for display: snapshot tags as they are, repository-cited equity tags as ``owner/repo``."""
     repos = _REPO.findall(tag)
     return sorted(set(repos)) if repos else [tag]
+
+
+def short_sources(counts: dict[str, int]) -> str:
+    """``{tag: rows}`` as one short line: repository-cited tags collapsed to ``owner/repo``, largest first.
+
+    >>> short_sources({"ohlcv=a/b@1;adj=c/d@2": 5, "bn_spot_ry": 3})
+    'a/b, c/d (5), bn_spot_ry (3)'
+    """
+    merged: dict[str, int] = {}
+    for tag, n in counts.items():
+        key = ", ".join(_short_source(str(tag)))
+        merged[key] = merged.get(key, 0) + int(n)
+    return ", ".join(f"{k} ({v:,})" for k, v in sorted(merged.items(), key=lambda kv: -kv[1]))
 
 
 def data_summary(*frames: pd.DataFrame) -> dict:

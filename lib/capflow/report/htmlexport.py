@@ -35,6 +35,7 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 .jp-RenderedHTMLCommon table.capflow .num { text-align: right; white-space: nowrap;
   font-variant-numeric: tabular-nums; }
 .jp-RenderedHTMLCommon table.capflow .txt { text-align: left; }
+.jp-RenderedHTMLCommon table.capflow .date { text-align: left; white-space: nowrap; }
 .jp-RenderedHTMLCommon table.capflow tbody tr:nth-child(odd) { background: #f6f6f6; }
 .capflow-table-note { color: #555; font-size: 0.82rem; margin: 0.2rem 0 0 0; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }

@@ -35,6 +35,8 @@ th { background: #f3f3f3; }
 .banner.offline { border-color: #e69f00; background: #fdf6e8; }
 code, .params { font-family: ui-monospace, monospace; font-size: 0.85rem; }
 .error { color: #b00020; font-size: 0.85rem; }
+.key-numbers { font-size: 0.88rem; min-width: 16rem; }
+.table-wrap { overflow-x: auto; }
 footer { margin-top: 1.5rem; color: #555; font-size: 0.85rem; }
 </style>
 </head>
@@ -45,14 +47,15 @@ footer { margin-top: 1.5rem; color: #555; font-size: 0.85rem; }
  {{ counts.missing }} missing;
  generated {{ generated_at }}
  in {{ "%.1f"|format(wall_seconds) }} s with {{ jobs }} job(s).</p>
-<table id="runs">
-<thead><tr><th>Run</th><th>Notebook</th><th>Parameters</th><th>Data as-of</th><th>Sources</th>
+<div class="table-wrap"><table id="runs">
+<thead><tr><th>Run</th><th>Key numbers</th><th>Parameters</th><th>Data as-of</th><th>Sources</th>
 <th>Status</th><th>Duration</th><th>Links</th></tr></thead>
 <tbody>
 {% for r in runs %}
 <tr class="run" data-run="{{ r.name }}" data-status="{{ r.status }}">
-<td>{{ r.name }}</td>
-<td><code>{{ r.notebook_name }}</code></td>
+<td>{{ r.name }}<div class="note"><code>{{ r.notebook_name }}</code></div></td>
+<td class="key-numbers">{% for k, v in r.key_numbers %}<div><span class="note">{{ k }}:</span> <strong>{{ v }}</strong></div>
+{% else %}<span class="note">n/a</span>{% endfor %}</td>
 <td class="params">{% for k, v in r.parameters.items() %}{{ k }} = {{ v }}<br>{% else %}defaults{% endfor %}</td>
 <td class="as-of">{{ r.as_of or "n/a" }}</td>
 <td class="sources">{% for layer in r.layers %}<span class="badge layer-{{ layer }}">{{ layer }}</span>{% endfor %}
@@ -66,7 +69,7 @@ footer { margin-top: 1.5rem; color: #555; font-size: 0.85rem; }
 </tr>
 {% endfor %}
 </tbody>
-</table>
+</table></div>
 <footer>capflow {{ capflow_version }}{% if git.commit %}, commit <code>{{ git.commit[:12] }}</code>{% if git.dirty %}
  (uncommitted changes){% endif %}{% endif %}; python {{ python }}.
  Full provenance, package versions and data hashes: <a href="manifest.json">manifest.json</a>.</footer>
@@ -129,7 +132,9 @@ def index_row(r: dict, prefix: str) -> dict:
     summary = r.get("summary") or {}
     sources = _items(_first(summary, SOURCE_KEYS))
     layers = [v for v in _items(_first(summary, LAYER_KEYS)) if v != "None"]
+    numbers = summary.get("key_numbers") if isinstance(summary.get("key_numbers"), dict) else {}
     return {"previous_duration_s": None, **r, "notebook_name": Path(r["notebook"]).name, "links": links,
+            "key_numbers": [(_text(k, 60), _text(v, 80)) for k, v in list(numbers.items())[:4]],
             "as_of": _text(_first(summary, AS_OF_KEYS), 40), "sources": short_list(sources),
             "sources_all": _text(sources, 1000), "layers": [_text(v, 20) for v in layers]}
 

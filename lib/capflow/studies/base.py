@@ -180,11 +180,11 @@ class Table:
     def to_html(self) -> str:
         """An HTML table (every cell escaped; numbers right-aligned by class), inside a scrolling wrapper."""
         shown = self.formatted()
-        num = [k in fmt.NUMERIC_KINDS for k in self.kinds()]
-        head = "".join(f'<th class="{"num" if n else "txt"}">{html.escape(str(c))}</th>'
-                       for c, n in zip(shown.columns, num))
-        rows = "".join("<tr>" + "".join(f'<td class="{"num" if n else "txt"}">{html.escape(v)}</td>'
-                                        for v, n in zip(r, num)) + "</tr>" for r in shown.itertuples(index=False))
+        cls = ["num" if k in fmt.NUMERIC_KINDS else "date" if k in ("date", "datetime") else "txt"
+               for k in self.kinds()]
+        head = "".join(f'<th class="{c}">{html.escape(str(col))}</th>' for col, c in zip(shown.columns, cls))
+        rows = "".join("<tr>" + "".join(f'<td class="{c}">{html.escape(v)}</td>' for v, c in zip(r, cls)) + "</tr>"
+                       for r in shown.itertuples(index=False))
         cap = f'<p class="capflow-table-note">{html.escape(self.note)}</p>' if self.note else ""
         return (f'<div class="capflow-table" id="table-{html.escape(self.name)}">'
                 f'<table class="dataframe capflow"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'

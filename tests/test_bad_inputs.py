@@ -364,6 +364,7 @@ def live(monkeypatch, tmp_path):
 
     tiny_snapshot.use(monkeypatch, tmp_path)
     monkeypatch.delenv("CAPFLOW_OFFLINE", raising=False)
+    monkeypatch.setenv("CAPFLOW_LIVE_SOURCES", "coingecko,yahoo")  # these tests fake CoinGecko and Yahoo
     monkeypatch.setenv("CAPFLOW_SOURCES", "cache,live,snapshot")
     _ScriptedCoinGecko.script, _ScriptedCoinGecko.calls = [], []
     monkeypatch.setattr(coingecko, "CoinGeckoClient", _ScriptedCoinGecko)

@@ -37,6 +37,7 @@ def live(monkeypatch, tmp_path):
     """Online mode with fake CoinGecko and Yahoo, the tiny snapshot and a private cache."""
     tiny_snapshot.use(monkeypatch, tmp_path)
     monkeypatch.delenv("CAPFLOW_OFFLINE", raising=False)
+    monkeypatch.setenv("CAPFLOW_LIVE_SOURCES", "coingecko,yahoo")  # these tests fake CoinGecko and Yahoo
     monkeypatch.delenv("CAPFLOW_SOURCES", raising=False)
     FakeCoinGecko.calls, FakeCoinGecko.fail = [], None
     monkeypatch.setattr(coingecko, "CoinGeckoClient", FakeCoinGecko)

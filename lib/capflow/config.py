@@ -9,6 +9,9 @@ CAPFLOW_SNAPSHOT
     embedded in the repository, ``data/snapshot`` (:data:`EMBEDDED_SNAPSHOT`).
 CAPFLOW_CACHE
     Directory of the parquet cache (default ``<project>/data/cache``).
+CAPFLOW_LIVE_SOURCES
+    Live sources allowed, comma separated, in their fixed preference order (default all: ``binance,coingecko,
+    yahoo_crypto,yahoo``); e.g. ``coingecko,yahoo`` where Binance is refused.
 CAPFLOW_CALENDARS
     Directory where exchange session calendars are stored once built (default ``<project>/data/cache/calendars``,
     independent of ``CAPFLOW_CACHE`` so that tests with a private cache do not rebuild them).
@@ -75,6 +78,21 @@ def snapshot_dir(required: bool = False) -> Path | None:
 def cache_dir() -> Path:
     """Return the parquet cache directory (``CAPFLOW_CACHE`` or ``data/cache``)."""
     return Path(os.environ.get("CAPFLOW_CACHE") or DATA_DIR / "cache").expanduser().resolve()
+
+
+LIVE_SOURCES = ("binance", "coingecko", "yahoo_crypto", "yahoo")
+
+
+def live_sources() -> tuple[str, ...]:
+    """The live sources allowed by ``CAPFLOW_LIVE_SOURCES`` (default: all of :data:`LIVE_SOURCES`)."""
+    raw = os.environ.get("CAPFLOW_LIVE_SOURCES", "").strip()
+    if not raw:
+        return LIVE_SOURCES
+    got = tuple(s.strip().lower() for s in raw.split(",") if s.strip())
+    bad = [s for s in got if s not in LIVE_SOURCES]
+    if bad or not got:
+        raise ConfigError(f"CAPFLOW_LIVE_SOURCES={raw!r}: each entry must be one of {', '.join(LIVE_SOURCES)}")
+    return got
 
 
 def calendar_dir() -> Path:

@@ -61,8 +61,31 @@ def _deriv_summary(data: pd.DataFrame, t0: pd.Timestamp) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _live_rows(ids: list[str], have: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+               notes: list[str]) -> pd.DataFrame:
+    """Funding and open interest from Binance's public dumps for the assets the snapshot lacks (online only)."""
+    from capflow.data import binance, errors, live
+
+    if live.offline_reason():
+        return pd.DataFrame()
+    lacking = [a for a in ids if a not in set(have.loc[have["funding_rate"].notna(), "asset"])
+               and _assets.resolve(a).binance_perp]
+    rows = []
+    client = binance.BinanceClient()
+    for a in lacking:
+        try:
+            rows.append(client.derivatives(a, start, end - pd.Timedelta(seconds=1)))
+        except errors.NetworkError as exc:
+            notes.append(f"Binance derivatives not fetched (network: {exc})")
+            break
+        except (errors.SourceError, ValueError) as exc:
+            notes.append(f"Binance derivatives for {_assets.symbol(a)}: {exc}")
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
 def derivatives_context(date: object, assets: str | Iterable[str] = "crypto_major",
-                        window: int | tuple[int, int] = 3, root: Path | None = None) -> DerivativesContext:
+                        window: int | tuple[int, int] = 3, root: Path | None = None,
+                        live: bool = True) -> DerivativesContext:
     """Derivatives data around an event date from the snapshot's ``crypto_derivatives``, with notes on gaps.
 
     Parameters
@@ -75,6 +98,8 @@ def derivatives_context(date: object, assets: str | Iterable[str] = "crypto_majo
         Days before and after the event (``3`` means ``(-3, +3)``).
     root : Path, optional
         Snapshot folder.
+    live : bool
+        Online, add Binance funding and open interest (public dumps) for assets the snapshot lacks.
 
     Returns
     -------
@@ -92,9 +117,14 @@ def derivatives_context(date: object, assets: str | Iterable[str] = "crypto_majo
     raw = snapshot.read("crypto_derivatives", root)
     start, end = t0 + pd.Timedelta(days=lo), t0 + pd.Timedelta(days=hi + 1)
     data = raw.loc[raw["asset"].isin(ids) & (raw["timestamp_utc"] >= start) & (raw["timestamp_utc"] < end)]
+    extra: list[str] = []
+    if live:
+        more = _live_rows(ids, data, start, end, extra)
+        if len(more):
+            data = pd.concat([data, more[data.columns]], ignore_index=True)
     data = data.sort_values(["asset", "source", "timestamp_utc"]).reset_index(drop=True)
     summary = _deriv_summary(data, t0) if len(data) else pd.DataFrame()
-    return DerivativesContext(data, summary, _deriv_notes(data, ids, t0))
+    return DerivativesContext(data, summary, _deriv_notes(data, ids, t0) + extra)
 
 
 def _deriv_notes(data: pd.DataFrame, ids: list[str], t0: pd.Timestamp) -> list[str]:

@@ -52,18 +52,32 @@ def _sources(arg: str | None) -> list[str] | None:
     return [s for s in arg.split(",") if s.strip()] if arg else None
 
 
-def fetch_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per asset: layer, original sources, rows, first, last (served) or the reason it was dropped."""
+def fetch_summary(frame: pd.DataFrame, spans: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per asset: layer, which source gave which span (or the original sources), rows, first, last; or the reason
+    it was dropped."""
     from capflow import assets
     from capflow.data import provenance_table
 
     table = provenance_table(frame)
     table["sources"] = table["sources"].map(_short_sources)
+    if spans:
+        table["sources"] = [spans.get(a, s) for a, s in zip(table["asset"], table["sources"])]
     for c in ("first", "last"):
         table[c] = table[c].astype(str).str[:19]
     drops = [{"asset": a, "symbol": assets.symbol(a), "layer": "-", "sources": f"no data: {why}", "rows": 0}
              for a, why in frame.attrs.get("dropped", {}).items()]
     return pd.concat([table, pd.DataFrame(drops)], ignore_index=True) if drops else table
+
+
+def format_fetch(table: pd.DataFrame) -> str:
+    """One line per asset (symbol, layer, rows, first..last), then which source gave which span, indented."""
+    lines = [f"{'asset':<10} {'layer':<9} {'rows':>6}  span"]
+    for r in table.itertuples():
+        span = f"{str(r.first)[:10]}..{str(r.last)[:10]}" if isinstance(r.first, str) and r.first else "-"
+        rows = int(r.rows) if pd.notna(r.rows) else 0
+        lines.append(f"{r.symbol:<10} {r.layer:<9} {rows:>6}  {span}")
+        lines.append(f"{'':<10} {r.sources}")
+    return "\n".join(lines)
 
 
 def _short_sources(text: str, width: int = 28) -> str:
@@ -88,7 +102,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
         frame = load_prices([a.id for a in req.assets], args.start, args.end, freq=args.freq,
                             sources=_sources(args.sources), missing="drop", progress=step)
-    print(fetch_summary(frame).to_string(index=False))
+    from capflow.data.store import load_sources, source_spans
+
+    spans = source_spans(load_sources(list(frame.columns), args.start, args.end, args.freq,
+                                      sources=_sources(args.sources)))
+    print(format_fetch(fetch_summary(frame, spans)))
     return 0
 
 

@@ -7,11 +7,12 @@ next layer is tried. ``from_cache``/``from_live``/``from_snapshot`` wrap them as
 Layers
 ------
 cache
-    Parquet files of earlier live fetches (source ``coingecko`` for crypto, ``yahoo`` otherwise). Served only
-    when the file's ``spans`` (ranges it is known complete for) contain the whole request; otherwise a miss.
+    Parquet files of earlier live fetches, one per (live source, asset, frequency). Served only when a file's
+    ``spans`` (ranges it is known complete for) contain the whole request; otherwise a miss.
 live
-    CoinGecko for crypto (``1d``, ``1h``), Yahoo for equities (``1d``, all equities of one request in one
-    batch). Results are merged into the cache. Skipped in offline mode (``CAPFLOW_OFFLINE`` or a
+    :mod:`capflow.data.live`: for crypto prices Binance public data (full history), then CoinGecko, then Yahoo's
+    crypto tickers (daily); CoinGecko for market caps; Yahoo for equities (one batch per request). Results are
+    merged into the cache. Skipped in offline mode (``CAPFLOW_OFFLINE`` or a
     :class:`~capflow.data.errors.NetworkError` seen once in this process); the layer that then serves is named
     in an :class:`~capflow.data.request.OfflineFallbackWarning`.
 snapshot
@@ -28,19 +29,14 @@ import pandas as pd
 
 from capflow import config
 from capflow.assets import Asset
-from capflow.data import cache, snapshot
+from capflow.data import cache, live, snapshot
 from capflow.data.request import warn_fallback
 from capflow.data.validate import InvalidDataError, check_values
 
 log = logging.getLogger(__name__)
 
 
-class LayerUnavailable(RuntimeError):
-    """A layer cannot serve this asset (no cache file, offline, not in the snapshot...)."""
-
-
-class LiveOffline(LayerUnavailable):
-    """The live layer was skipped because capflow is offline (env or unreachable network)."""
+from capflow.data.live import LayerUnavailable, LiveOffline, end_inclusive  # noqa: E402  (one hierarchy)
 
 
 _DAILY_CRYPTO_FIELD = {"price": "price_usd", "close": "price_usd", "adj_close": "price_usd",
@@ -50,11 +46,6 @@ _EQUITY_FIELD = {"price": "adj_close", "close": "close", "adj_close": "adj_close
 #: Crypto fields served by the ``price`` column when a frame has no column of that name.
 _CRYPTO_ALIASES = {"close": "price", "adj_close": "price"}
 _STEP = cache.STEPS
-
-
-def end_inclusive(req) -> pd.Timestamp:
-    """Last bar time the request asks for: ``end`` itself for daily bars, the last bar of that day otherwise."""
-    return req.end + (pd.Timedelta(days=1) - _STEP[req.freq]) if req.freq != "1d" else req.end
 
 
 def _clip(s: pd.Series | pd.DataFrame, req):
@@ -233,25 +224,30 @@ def _count(tags: pd.Series) -> dict[str, int]:
 # ----------------------------------------------------------------------------------------- cache
 
 
-def live_source(asset: Asset) -> str:
-    """Name of the live source (and its cache folder) for an asset: ``coingecko`` or ``yahoo``."""
-    return "coingecko" if asset.is_crypto else "yahoo"
-
-
 def from_cache(asset: Asset, req) -> tuple[pd.Series, dict[str, int]]:
     """Serve one asset from the parquet cache of live fetches when it covers the whole request."""
     return _series(cache_range(asset, req), asset)
 
 
 def cache_range(asset: Asset, req) -> pd.DataFrame:
-    """Cached live rows ``[value, source]`` of one asset clipped to the request, when the cache covers it.
+    """Cached live rows ``[value, source]`` of one asset clipped to the request, from the first live source (in
+    :func:`capflow.data.live.live_sources` order) whose cache file covers the whole request.
 
     Raises
     ------
     LayerUnavailable
-        No file, a corrupt file (moved aside), or spans that do not contain ``[start, end]``.
+        No file, a corrupt file (moved aside), or spans that do not contain ``[start, end]``, for every source.
     """
-    src = live_source(asset)
+    reasons = []
+    for src in live.live_sources(asset, req):
+        try:
+            return _cache_of(src, asset, req)
+        except LayerUnavailable as exc:
+            reasons.append(str(exc))
+    raise LayerUnavailable("; ".join(reasons) or f"no live source serves {asset.symbol} {req.field} at {req.freq}")
+
+
+def _cache_of(src: str, asset: Asset, req) -> pd.DataFrame:
     meta = cache.read_meta(src, asset.id, req.freq)
     if meta is None:
         raise LayerUnavailable(f"no {src} cache for {asset.symbol} at {req.freq}")
@@ -268,197 +264,25 @@ def cache_range(asset: Asset, req) -> pd.DataFrame:
     return long
 
 
-# ----------------------------------------------------------------------------------------- live
-
-_NETWORK_DOWN: str | None = None  # set once per process when a NetworkError is seen
-_BATCH: dict[str, object] = {}  # per-request Yahoo batch results: ticker -> frame or exception
-
-
-def offline_reason() -> str | None:
-    """Why the live layer is skipped (``CAPFLOW_OFFLINE`` or an unreachable network), or None when online."""
-    if config.offline():
-        return "CAPFLOW_OFFLINE is set"
-    return _NETWORK_DOWN
-
-
-def reset_network_state() -> None:
-    """Forget an earlier network failure (the next live request tries the network again)."""
-    global _NETWORK_DOWN
-    _NETWORK_DOWN = None
-
-
-def _mark_network_down(exc: Exception) -> None:
-    global _NETWORK_DOWN
-    _NETWORK_DOWN = f"network unreachable ({exc})"
-    log.warning("live sources unreachable, offline for the rest of this process: %s", exc)
-
-
-def _live_span(req) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The range a live fetch is complete for: the request, cut at the last finished bar."""
-    step = _STEP[req.freq]
-    last_done = pd.Timestamp.now(tz="UTC").floor(step) - step
-    return req.start, min(end_inclusive(req), last_done)
-
-
-def _crypto_live(asset: Asset, req) -> pd.DataFrame:
-    if req.freq not in ("1d", "1h"):
-        raise LayerUnavailable(f"CoinGecko serves 1d and 1h bars, not {req.freq}")
-    from capflow.data import coingecko
-
-    frame = coingecko.CoinGeckoClient().history(asset.coingecko_id, req.start, end_inclusive(req), freq=req.freq)
-    frame = frame[["price", "market_cap", "volume"]].astype(float)
-    frame["source"] = pd.array(["coingecko"] * len(frame), dtype="string")
-    return frame
-
-
-def _yahoo_frame(raw: pd.DataFrame) -> pd.DataFrame:
-    frame = raw[[c for c in ("open", "high", "low", "close", "adj_close", "volume") if c in raw.columns]].astype(float)
-    frame.insert(0, "price", frame["adj_close"])
-    frame["source"] = pd.array(["yahoo"] * len(frame), dtype="string")
-    return frame
-
-
-def _equity_live(asset: Asset, req) -> pd.DataFrame:
-    if req.freq != "1d":
-        raise LayerUnavailable(f"Yahoo is used for daily bars only, not {req.freq}")
-    hit = _BATCH.get(asset.yahoo)
-    if isinstance(hit, Exception):
-        raise hit
-    if hit is None:
-        from capflow.data import yahoo
-
-        hit = yahoo.download([asset.yahoo], req.start, req.end, interval="1d")[asset.yahoo]
-    return _yahoo_frame(hit)
-
-
-def prefetch_yahoo(req, order: tuple[str, ...]) -> None:
-    """Download every equity of a request that will need the live layer in one Yahoo batch (kept in ``_BATCH``).
-
-    A batch failure other than a network error leaves ``_BATCH`` empty: each asset is then tried on its own.
-    """
-    _BATCH.clear()
-    if "live" not in order or req.freq != "1d" or offline_reason():
-        return
-    need = [a for a in req.assets if not a.is_crypto]
-    if "cache" in order[:order.index("live")]:
-        need = [a for a in need if not _cache_covers(a, req)]
-    if len(need) < 2:
-        return
-    from capflow.data import errors, yahoo
-
-    try:
-        got = yahoo.download([a.yahoo for a in need], req.start, req.end, interval="1d")
-    except errors.NetworkError as exc:
-        _mark_network_down(exc)
-        return
-    except errors.SourceError as exc:
-        log.info("Yahoo batch failed (%s); fetching tickers one by one", exc)
-        return
-    _BATCH.update(got)
-
-
 def _cache_covers(asset: Asset, req) -> bool:
-    meta = cache.read_meta(live_source(asset), asset.id, req.freq)
-    return meta is not None and cache.spans_cover(meta["spans"], req.start, end_inclusive(req))
+    for src in live.live_sources(asset, req):
+        meta = cache.read_meta(src, asset.id, req.freq)
+        if meta is not None and cache.spans_cover(meta["spans"], req.start, end_inclusive(req)):
+            return True
+    return False
 
 
 def from_live(asset: Asset, req) -> tuple[pd.Series, dict[str, int]]:
-    """Serve one asset from the live APIs (CoinGecko, Yahoo) and merge the result into the cache."""
-    return _series(live_range(asset, req), asset)
-
-
-def live_range(asset: Asset, req) -> pd.DataFrame:
-    """Live rows ``[value, source]`` of one asset clipped to the request; merged into the cache first.
-
-    Raises
-    ------
-    LiveOffline
-        Offline mode, or the network is unreachable (remembered for the rest of the process).
-    LayerUnavailable
-        Any other source failure (rate limit, unknown id...), with the source's one-line message.
-    """
-    reason = offline_reason()
-    if reason:
-        raise LiveOffline(reason)
-    from capflow.data import errors
-
-    try:
-        frame = _crypto_live(asset, req) if asset.is_crypto else _equity_live(asset, req)
-    except errors.NetworkError as exc:
-        _mark_network_down(exc)
-        raise LiveOffline(_NETWORK_DOWN) from exc
-    except errors.SourceError as exc:
-        msg = str(exc)
-        raise LayerUnavailable(msg if msg.startswith(live_source(asset)) else f"{live_source(asset)}: {msg}") from exc
-    frame.index = pd.DatetimeIndex(frame.index).tz_convert("UTC") if frame.index.tz is not None \
-        else pd.DatetimeIndex(frame.index).tz_localize("UTC")
-    frame.index.name = cache.INDEX_COL
-    try:
-        frame = check_values(frame, live_source(asset), asset.id)
-    except InvalidDataError as exc:
-        raise LayerUnavailable(str(exc)) from None
-    _live_cache_write(asset, req, frame)
-    long = _clip(_as_long(frame, asset, req.field), req)
-    if long.empty:
-        raise LayerUnavailable(f"{live_source(asset)} returned no {req.field} for {asset.symbol} "
-                               f"in {req.start.date()}..{req.end.date()}")
-    return long
-
-
-def expected_bars(asset: Asset, req) -> pd.DatetimeIndex:
-    """The bars a complete answer to ``req`` holds: every step for crypto, every exchange session for equities
-    (daily), each cut at the last finished bar."""
-    lo, hi = _live_span(req)
-    if hi < lo:
-        return pd.DatetimeIndex([], tz="UTC")
-    if asset.is_crypto or req.freq != "1d":
-        return pd.date_range(lo.ceil(_STEP[req.freq]), hi, freq=_STEP[req.freq])
-    from capflow import calendars
-
-    return calendars.sessions(asset.calendar, lo, hi).in_range(lo, hi)
-
-
-def covered_spans(asset: Asset, req, got: pd.DatetimeIndex) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """The closed ranges a live answer is known complete for: runs of expected bars the source really returned.
-
-    A gap (an empty or short answer, a missing day) is never recorded as covered, so it is refetched next time;
-    non-trading days between two returned sessions belong to the run that surrounds them.
-    """
-    exp = expected_bars(asset, req)
-    if not len(exp) or not len(got):
-        return []
-    have = exp.isin(pd.DatetimeIndex(got).normalize() if req.freq == "1d" else got)
-    lo, hi = _live_span(req)
-    spans, i, n = [], 0, len(exp)
-    while i < n:
-        if not have[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and have[j + 1]:
-            j += 1
-        start = lo if i == 0 else exp[i - 1] + _STEP[req.freq]
-        end = hi if j == n - 1 else exp[j + 1] - _STEP[req.freq]
-        spans.append((max(start, lo), min(end, hi)))
-        i = j + 1
-    return spans
-
-
-def _live_cache_write(asset: Asset, req, frame: pd.DataFrame) -> None:
-    spans = covered_spans(asset, req, frame.index)
-    try:
-        if not spans:  # nothing complete: the rows are kept, no range is marked covered
-            if len(frame):
-                cache.write(live_source(asset), asset.id, req.freq, frame, span=None, record_span=False)
-            return
-        for k, span in enumerate(spans):
-            cache.write(live_source(asset), asset.id, req.freq, frame if k == 0 else frame.iloc[:0], span=span)
-    except OSError as exc:
-        log.warning("could not write the cache for %s: %s", asset.id, exc)
+    """Serve one asset from the live sources and merge the result into the cache."""
+    return _series(live.live_range(asset, req), asset)
 
 
 #: Layer name -> function ``(asset, req) -> DataFrame[value, source]`` clipped to the request.
-LAYERS = {"cache": cache_range, "live": live_range, "snapshot": snapshot_range}
+LAYERS = {"cache": cache_range, "live": lambda asset, req: live.live_range(asset, req), "snapshot": snapshot_range}
+
+#: Re-exported from :mod:`capflow.data.live` (the live layer's state and coverage rules).
+offline_reason, reset_network_state = live.offline_reason, live.reset_network_state
+covered_spans, expected_bars = live.covered_spans, live.expected_bars
 
 
 # ----------------------------------------------------------------------------------------- all assets
@@ -489,7 +313,7 @@ def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False, progress=
     """
     frames, prov, dropped, fallbacks = [], {}, {}, {}
     try:
-        prefetch_yahoo(req, order)
+        live.prefetch_yahoo(req, order, lambda a: _cache_covers(a, req))
         for asset in req.assets:
             failed: list[tuple[str, str]] = []
             got = resolve_long(asset, req, order, drop_missing, failed=failed)
@@ -512,12 +336,12 @@ def fetch_all(req, order: tuple[str, ...], drop_missing: bool = False, progress=
             if skipped_live and p["layer"] != "live":
                 fallbacks.setdefault(p["layer"], []).append(asset.symbol)
     finally:
-        _BATCH.clear()
+        live.clear_batch()
     if fallbacks:
         from capflow.data.request import warn_offline
 
         used = "; ".join(f"used {layer} for {', '.join(syms)}" for layer, syms in fallbacks.items())
-        warn_offline(f"live data skipped ({offline_reason()}); {used}")
+        warn_offline(f"live data skipped ({live.offline_reason()}); {used}")
     return frames, prov, dropped
 
 

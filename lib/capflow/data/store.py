@@ -17,7 +17,7 @@ from capflow.data import resolve
 from capflow.data.request import (FIELDS, FREQS, DataRequestError, OfflineFallbackWarning, Request,
                                   SourceFallbackWarning, resolution_order, validate_request, warn_offline)
 
-__all__ = ["load_prices", "load_sources", "provenance_table", "data_summary", "validate_request", "resolution_order", "Request",
+__all__ = ["load_prices", "load_sources", "source_spans", "provenance_table", "data_summary", "validate_request", "resolution_order", "Request",
            "DataRequestError", "OfflineFallbackWarning", "SourceFallbackWarning", "warn_offline", "FREQS", "FIELDS"]
 
 
@@ -98,6 +98,28 @@ def load_sources(assets: str | Iterable[str], start: object, end: object | None 
     wide = pd.concat(tags, axis=1).sort_index()
     wide.index.name = "timestamp"
     return wide
+
+
+def source_spans(tags: pd.DataFrame) -> dict[str, str]:
+    """Per asset, which source gave which span: ``bn_spot_ry 2023-01-01..2026-03-03 (1,158); cg_snap_zeke ...``.
+
+    Parameters
+    ----------
+    tags : DataFrame
+        Per-value source tags (:func:`load_sources`).
+    """
+    out = {}
+    for col in tags.columns:
+        s = tags[col].dropna().astype(str)
+        if s.empty:
+            continue
+        parts = []
+        for tag, grp in s.groupby(s, sort=False):
+            idx = grp.index
+            short = ", ".join(_short_source(tag))
+            parts.append((idx.min(), f"{short} {idx.min():%Y-%m-%d}..{idx.max():%Y-%m-%d} ({len(grp):,})"))
+        out[col] = "; ".join(text for _, text in sorted(parts))
+    return out
 
 
 def provenance_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,8 @@
 # On a crash day leveraged crypto positions are liquidated in a cascade. This page answers, for one crash: how
 # far did each asset actually fall, did AI tokens and AI equities fall **more than their market beta predicts**
 # (abnormal returns), and is that robust to the model, to contaminated estimation windows and to the fact that
-# every asset shares one date? Change only the parameters (`event_date`, `freq = "1h"`) to study another crash.
+# every asset shares one date? Change only the parameters cell (another crash day, or hourly bars) to study
+# another crash.
 
 # %% tags=["parameters"]
 event_date = "2026-02-05"  # the crash day (UTC date); its hour comes from the catalog or from BTC's prices

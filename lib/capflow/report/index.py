@@ -36,6 +36,9 @@ th { background: #f3f3f3; }
 code, .params { font-family: ui-monospace, monospace; font-size: 0.85rem; }
 .error { color: #b00020; font-size: 0.85rem; }
 .key-numbers { font-size: 0.88rem; min-width: 16rem; }
+.as-of { white-space: nowrap; }
+.links details { margin-top: 0.3rem; font-size: 0.85rem; }
+.links summary { cursor: pointer; color: #0b4f8a; }
 .table-wrap { overflow-x: auto; }
 footer { margin-top: 1.5rem; color: #555; font-size: 0.85rem; }
 </style>
@@ -65,7 +68,9 @@ footer { margin-top: 1.5rem; color: #555; font-size: 0.85rem; }
 {%- if r.error %}<div class="error">{{ r.error }}</div>{% endif %}</td>
 <td>{% if r.status == "skipped" %}<span class="note">{{ "%.1f"|format(r.previous_duration_s or 0) }} s (previous)</span>
 {%- else %}{{ "%.1f"|format(r.duration_s) }} s{% endif %}</td>
-<td>{% for label, href in r.links %}<a href="{{ href }}">{{ label }}</a>{% if not loop.last %} | {% endif %}{% endfor %}</td>
+<td class="links">{% for label, href in r.links %}<a href="{{ href }}">{{ label }}</a>{% if not loop.last %} | {% endif %}{% endfor %}
+{%- if r.result_links %}<details><summary>{{ r.result_links|length }} result files (CSV, JSON)</summary>
+{% for label, href in r.result_links %}<a href="{{ href }}">{{ label }}</a><br>{% endfor %}</details>{% endif %}</td>
 </tr>
 {% endfor %}
 </tbody>
@@ -128,12 +133,13 @@ def index_row(r: dict, prefix: str) -> dict:
     links = [(label, f"{prefix}/{r['files'][key]}") for label, key in
              (("report", "html"), ("code-free", "public_html"), ("notebook", "ipynb"), ("log", "log"))
              if key in r.get("files", {})]
-    links += [(Path(p).name, f"{prefix}/{p}") for p in r.get("results", []) if p.endswith((".csv", ".json"))]
+    results = [(Path(p).name, f"{prefix}/{p}") for p in r.get("results", []) if p.endswith((".csv", ".json"))]
     summary = r.get("summary") or {}
     sources = _items(_first(summary, SOURCE_KEYS))
     layers = [v for v in _items(_first(summary, LAYER_KEYS)) if v != "None"]
     numbers = summary.get("key_numbers") if isinstance(summary.get("key_numbers"), dict) else {}
     return {"previous_duration_s": None, **r, "notebook_name": Path(r["notebook"]).name, "links": links,
+            "result_links": results,
             "key_numbers": [(_text(k, 60), _text(v, 80)) for k, v in list(numbers.items())[:4]],
             "as_of": _text(_first(summary, AS_OF_KEYS), 40), "sources": short_list(sources),
             "sources_all": _text(sources, 1000), "layers": [_text(v, 20) for v in layers]}

@@ -13,9 +13,7 @@ Examples
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 
 class UnknownAssetError(KeyError):
@@ -25,9 +23,8 @@ class UnknownAssetError(KeyError):
         return str(self.args[0])
 
 
-@dataclass(frozen=True)
-class Asset:
-    """One tradable series.
+class Asset(NamedTuple):
+    """One tradable series (an immutable record: a NamedTuple, cheap to import for a fast ``capflow list``).
 
     Attributes
     ----------
@@ -65,7 +62,7 @@ class Asset:
     yahoo: str | None = None
     calendar: str = "XNYS"
     currency: str = "USD"
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    tags: tuple[str, ...] = ()
     binance_spot: str | None = None
     binance_perp: str | None = None
     yahoo_crypto: str | None = None
@@ -144,6 +141,8 @@ for _a in REGISTRY:
 
 def _suggest(name: str, pool: Iterable[str], n: int = 5) -> str:
     canon = {p.lower(): p for p in pool}
+    import difflib
+
     hits = difflib.get_close_matches(name.lower(), list(canon), n=n, cutoff=0.5)
     return ", ".join(canon[h] for h in hits) or "see capflow.assets.REGISTRY"
 

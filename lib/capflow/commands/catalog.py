@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from capflow.commands import COMMANDS
+
 EPILOG = """Examples:
   capflow catalog capex                                   summary of the shipped catalog
   capflow catalog capex --refresh                         rebuild all five from EDGAR, print the differences
@@ -31,7 +33,7 @@ def default_out() -> Path:
 
 def register(sub: "argparse._SubParsersAction") -> None:
     """Add ``catalog`` (sub-command ``capex``) to the CLI parser."""
-    p = sub.add_parser("catalog", help="event catalogs: show, or rebuild from primary sources and compare",
+    p = sub.add_parser("catalog", help=COMMANDS["catalog"][1],
                        description="Event catalogs that the studies key on.")
     csub = p.add_subparsers(dest="catalog", metavar="CATALOG", required=True)
     c = csub.add_parser("capex", help="hyperscaler capex releases: show, or rebuild from SEC EDGAR (--refresh)",

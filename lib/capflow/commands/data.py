@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from capflow.commands import COMMANDS
+
+if TYPE_CHECKING:  # pandas is imported by the commands that need it: `capflow --help` starts fast
+    import pandas as pd
 
 _ASSETS_HELP = "asset symbols, ids or group tags, comma separated (e.g. TAO,NVDA or ai_token,hyperscaler)"
 _FREQS = ("1d", "1h", "4h")
@@ -25,10 +29,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 def register(sub: "argparse._SubParsersAction") -> None:
     """Add ``fetch`` and ``quality`` to the CLI parser."""
     p = sub.add_parser(
-        "fetch", help="load prices into the cache and show where each asset came from",
-        description="Resolve each asset through cache, live sources (CoinGecko, Yahoo) and the offline snapshot, "
+        "fetch", help=COMMANDS["fetch"][1],
+        description="Resolve each asset through cache, live sources (Binance, CoinGecko, Yahoo) and the snapshot, "
                     "write live results to the parquet cache, and print a table of layer, original sources, rows "
-                    "and coverage per asset. Offline (CAPFLOW_OFFLINE=1 or no network) it says what it used.",
+                    "and which source gave which span per asset. Offline (CAPFLOW_OFFLINE=1 or no network) it says what it used.",
         epilog="Examples:\n  capflow fetch --assets TAO,NVDA --start 2024-01-01\n"
                "  capflow fetch --assets BTC,ETH --start 2025-09-25 --end 2025-10-23 --freq 1h",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,7 +40,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_fetch)
     q = sub.add_parser(
-        "quality", help="data-quality table: coverage, gaps, duplicates, stale runs, jumps, clock switches",
+        "quality", help=COMMANDS["quality"][1],
         description="One row per asset: coverage against its own calendar (24/7 for crypto, exchange sessions "
                     "for equities), the longest gap, duplicates, non-positive values, stale runs, outlier jumps "
                     "and switches between daily closes and intraday snapshots.",
@@ -55,6 +59,8 @@ def _sources(arg: str | None) -> list[str] | None:
 def fetch_summary(frame: pd.DataFrame, spans: dict[str, str] | None = None) -> pd.DataFrame:
     """Per asset: layer, which source gave which span (or the original sources), rows, first, last; or the reason
     it was dropped."""
+    import pandas as pd
+
     from capflow import assets
     from capflow.data import provenance_table
 
@@ -71,6 +77,8 @@ def fetch_summary(frame: pd.DataFrame, spans: dict[str, str] | None = None) -> p
 
 def format_fetch(table: pd.DataFrame) -> str:
     """One line per asset (symbol, layer, rows, first..last), then which source gave which span, indented."""
+    import pandas as pd
+
     lines = [f"{'asset':<10} {'layer':<9} {'rows':>6}  span"]
     for r in table.itertuples():
         span = f"{str(r.first)[:10]}..{str(r.last)[:10]}" if isinstance(r.first, str) and r.first else "-"
@@ -117,6 +125,8 @@ QUALITY_COLUMNS = ("symbol", "layer", "first", "last", "rows", "expected", "cove
 
 def cmd_quality(args: argparse.Namespace) -> int:
     """Run ``capflow quality``: print the quality table (and the issues with ``--issues``)."""
+    import pandas as pd
+
     from capflow.data import quality
 
     report = quality.quality_report(args.assets, args.start, args.end, args.freq, sources=_sources(args.sources))

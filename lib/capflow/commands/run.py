@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from capflow.commands import COMMANDS
+
 RUN_EPILOG = """Examples:
   capflow run --all --jobs 2                       every run of reports.yaml on two warm kernels
   capflow run --all --isolate                      one fresh kernel per run (slower, nothing shared)
@@ -36,7 +38,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def register(sub: "argparse._SubParsersAction") -> None:
     """Add ``run`` and ``validate`` to the CLI parser."""
     fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser("run", help="execute report notebooks and publish HTML", epilog=RUN_EPILOG,
+    p = sub.add_parser("run", help=COMMANDS["run"][1], epilog=RUN_EPILOG,
                        formatter_class=fmt, description="Execute notebooks from reports.yaml with papermill, render "
                        "HTML with nbconvert, write an index and a run manifest.")
     _common(p)
@@ -51,7 +53,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--force", action="store_true",
                    help="re-run every run (default: skip offline runs unchanged since their last success)")
     p.set_defaults(func=cmd_run)
-    v = sub.add_parser("validate", help="check run parameters against the notebooks; execute nothing",
+    v = sub.add_parser("validate", help=COMMANDS["validate"][1],
                        epilog=RUN_EPILOG, formatter_class=fmt)
     _common(v)
     v.set_defaults(func=cmd_validate)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from capflow.commands import COMMANDS
+
 EPILOG = """Examples:
   capflow sources                                   resolution order and limits of every source
   capflow sources --plan                            requests and bytes to fetch the registry, 2023-01-01 to today
@@ -19,7 +21,7 @@ LIVE_CHAIN = "crypto: coingecko (1d, 1h); equities: yahoo (1d)"
 
 def register(sub: "argparse._SubParsersAction") -> None:
     """Add ``sources`` to the CLI parser."""
-    p = sub.add_parser("sources", help="resolution order, source limits and the request plan (--plan)",
+    p = sub.add_parser("sources", help=COMMANDS["sources"][1],
                        description="Print the resolution order (CAPFLOW_SOURCES), what each source serves and its "
                                    "limits (history depth, rate limit, key), and with --plan the requests a full "
                                    "fetch would make.", epilog=EPILOG,

@@ -203,3 +203,19 @@ def test_window_market_return_known_answer():
                                      pd.Series([_ts("2024-01-03"), _ts("2024-01-05"), _ts("2024-01-07")]))
     np.testing.assert_allclose(got, [1.10 * 0.95 - 1, 0.02, 0.0])
     assert capex.windows_label([(0, 1), (-1, 1), (0, 5)]) == ["[0,+1]", "[-1,+1]", "[0,+5]"]
+
+
+def test_study_events_anchor_once_per_clock_equals_the_per_asset_rule():
+    """study_events anchors each release once per clock (NYSE sessions, UTC days, UTC hours); every row equals
+    event_timestamps for its own asset (Friday after close -> Monday for equities, the UTC day or hour for crypto)."""
+    cat = _catalog([("Microsoft", "MSFT", "2024-11-29", "after close", "q", 1e9, "d", None, None, None, "s"),
+                    ("Meta", "META", "2024-07-03", "before open", "q", 1e9, "d", None, None, None, "s"),
+                    ("Amazon", "AMZN", "2024-03-08", "after close", "q", 1e9, "d", None, None, None, "s")])
+    ev = capex.study_events(cat, ["ai_token", "semis_etf", "own"], hourly_assets=["bittensor"])
+    for asset, rows in ev.groupby("asset"):
+        want = capex.event_timestamps(rows["announce_date"], rows["timing"], asset, hourly=asset == "bittensor")
+        assert (rows["timestamp"] == want).all(), asset
+    own = ev[(ev["group"] == "own") & (ev["company"] == "MSFT")]
+    assert str(own["timestamp"].iloc[0].date()) == "2024-12-02"
+    tao = ev[(ev["asset"] == "bittensor") & (ev["company"] == "MSFT")]["timestamp"].iloc[0]
+    assert tao == pd.Timestamp("2024-11-29 21:00", tz="UTC")               # 16:05 EST = 21:05 UTC -> 21:00 bar

@@ -1,7 +1,10 @@
 """Hyperscaler capex announcements: the catalog, event timing, surprise measures and the CAR panel.
 
-Layer 4 of capflow (see DESIGN.md). Frames in, frames out; inference (regressions, wild-cluster bootstrap,
-placebo dates, leave-one-company-out) lives in :mod:`capflow.capex_inference`.
+Layer 4 of capflow (see DESIGN.md). Frames in, frames out. The other capex modules: :mod:`capflow.capex_spend`
+(trailing-four-quarter capex, latest guidance), :mod:`capflow.capex_inference` (regressions, wild-cluster
+bootstrap, placebo dates, leave-one-company-out; machinery in :mod:`capflow.capex_design` and
+:mod:`capflow.capex_placebo`), :mod:`capflow.capex_yahoo` (catalog refresh from yfinance); the study composing
+them is :mod:`capflow.studies.capex`.
 
 The catalog
 -----------
@@ -34,8 +37,6 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -56,6 +57,22 @@ TIMINGS: tuple[str, ...] = ("after close", "before open")
 RELEASE_CLOCK: dict[str, str] = {"after close": "16:05", "before open": "08:00"}
 NY_TZ = "America/New_York"
 MEASURES: tuple[str, ...] = ("qoq", "yoy", "growth_change", "zscore", "guidance_revision")
+#: One line per surprise measure: its definition (for reports) and what a release needs to have one.
+MEASURE_DEFINITIONS: dict[str, str] = {
+    "qoq": "capex of the quarter / capex of the previous quarter - 1",
+    "yoy": "capex of the quarter / capex of the same quarter a year earlier - 1 (one unit = +100 percentage "
+           "points of year-on-year growth)",
+    "growth_change": "year-on-year growth of the quarter - year-on-year growth of the previous quarter",
+    "zscore": "year-on-year growth standardized by the mean and SD of the company's own past year-on-year growth",
+    "guidance_revision": "new capex guidance midpoint / the previous midpoint for the same period - 1",
+}
+MEASURE_NEEDS: dict[str, str] = {
+    "qoq": "needs the previous quarter's capex (60-130 days earlier)",
+    "yoy": "needs the capex of the release four quarters earlier (300-430 days earlier)",
+    "growth_change": "needs year-on-year growth for this and the previous quarter",
+    "zscore": "needs year-on-year growth and four earlier year-on-year values",
+    "guidance_revision": "needs guidance with a dollar figure and an earlier one for the same period",
+}
 #: Default asset groups whose reactions are studied; ``own`` is the reporting company itself.
 DEFAULT_GROUPS: tuple[str, ...] = ("ai_token", "crypto_major", "ai_equity", "semis_etf", "own")
 DEFAULT_WINDOWS: tuple[tuple[int, int], ...] = ((0, 1), (-1, 1), (0, 5))
@@ -190,107 +207,14 @@ def load_announcements(path: str | Path | None = None, include_inferred: bool = 
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# refresh through yfinance
+# refresh through yfinance (lives in capflow.capex_yahoo)
 # ----------------------------------------------------------------------------------------------------------------
-def _yahoo_earnings(tk: object, limit: int) -> pd.DataFrame:
-    """Past release moments (UTC) and timing from ``Ticker.get_earnings_dates``."""
-    ed = tk.get_earnings_dates(limit=limit)
-    if ed is None or len(ed) == 0:
-        return pd.DataFrame(columns=["moment", "timing"])
-    idx = pd.DatetimeIndex(ed.index)
-    idx = idx.tz_localize(NY_TZ) if idx.tz is None else idx.tz_convert(NY_TZ)
-    local_minutes = idx.hour * 60 + idx.minute
-    timing = np.where(local_minutes >= 16 * 60, "after close",
-                      np.where(local_minutes < 9 * 60 + 30, "before open", "during session"))
-    out = pd.DataFrame({"moment": idx.tz_convert("UTC"), "timing": timing})
-    now = pd.Timestamp.now(tz="UTC")
-    return out[out["moment"] <= now].sort_values("moment").reset_index(drop=True)
-
-
-def _yahoo_capex(tk: object) -> pd.Series:
-    """Quarterly capex (positive USD) indexed by quarter end, from ``Ticker.quarterly_cashflow``."""
-    cf = tk.quarterly_cashflow
-    if cf is None or len(cf) == 0 or "Capital Expenditure" not in cf.index:
-        return pd.Series(dtype=float)
-    s = pd.to_numeric(cf.loc["Capital Expenditure"], errors="coerce").dropna().abs()
-    s.index = pd.DatetimeIndex(pd.to_datetime(s.index)).tz_localize(None).normalize()
-    return s.sort_index()
-
-
-def _match_quarters(ticker: str, capex: pd.Series, earnings: pd.DataFrame, fetched: str) -> pd.DataFrame:
-    """Each quarter end -> the first release within 100 days after it (vectorised ``merge_asof``)."""
-    if capex.empty or earnings.empty:
-        return pd.DataFrame(columns=list(REQUIRED_COLUMNS))
-    q = pd.DataFrame({"quarter_end": capex.index, "capex_usd": capex.to_numpy()})
-    e = earnings.assign(local_date=earnings["moment"].dt.tz_convert(NY_TZ).dt.tz_localize(None).dt.normalize())
-    m = pd.merge_asof(q.sort_values("quarter_end"), e.sort_values("local_date"), left_on="quarter_end",
-                      right_on="local_date", direction="forward", tolerance=pd.Timedelta(days=100)).dropna(
-        subset=["local_date"])
-    m = m[m["timing"].isin(TIMINGS)]
-    name = _assets.resolve(ticker).name
-    return pd.DataFrame({
-        "company": name, "ticker": ticker, "announce_date": m["local_date"].dt.strftime("%Y-%m-%d"),
-        "timing": m["timing"], "fiscal_period": "quarter ended " + m["quarter_end"].dt.strftime("%Y-%m-%d"),
-        "capex_usd": m["capex_usd"], "capex_definition": "yfinance quarterly_cashflow 'Capital Expenditure' "
-                                                          "(purchases of PP&E, sign flipped)",
-        "guidance_text": pd.NA, "guidance_low_usd": np.nan, "guidance_high_usd": np.nan,
-        "source": f"yfinance Ticker({ticker}).get_earnings_dates + quarterly_cashflow, fetched {fetched}"})
-
-
-def _one_ticker(asset: _assets.Asset, factory: Callable[[str], object], limit: int, fetched: str) -> pd.DataFrame:
-    tk = factory(asset.yahoo or asset.id)
-    return _match_quarters(asset.id, _yahoo_capex(tk), _yahoo_earnings(tk, limit), fetched)
-
-
 def refresh_from_yahoo(tickers: Iterable[str] | str, catalog: pd.DataFrame | None = None, limit: int = 12,
                        ticker_factory: Callable[[str], object] | None = None) -> pd.DataFrame:
-    """Add recent quarters from yfinance (earnings dates and quarterly cash-flow capex) to a catalog.
+    """Add recent quarters from yfinance to a catalog: see :func:`capflow.capex_yahoo.refresh_from_yahoo`."""
+    from capflow.capex_yahoo import refresh_from_yahoo as _refresh
 
-    Rows already in ``catalog`` (same ticker and date) win: the curated catalog is never overwritten. Every new
-    row's ``source`` names yfinance, the calls used and the fetch time. Releases during the session are skipped
-    (the timing rules need before open / after close).
-
-    Parameters
-    ----------
-    tickers : str or iterable of str
-        Company tickers (``"MSFT,META"``), each a registered asset.
-    catalog : DataFrame, optional
-        A catalog from :func:`load_announcements` to extend; default an empty one.
-    limit : int
-        Number of earnings dates asked from Yahoo per ticker.
-    ticker_factory : callable, optional
-        ``str -> object`` with ``get_earnings_dates(limit=)`` and ``quarterly_cashflow`` (default
-        ``yfinance.Ticker``; tests pass fakes).
-
-    Returns
-    -------
-    DataFrame
-        The merged catalog (see :func:`finalize_catalog`), ``attrs["added"]`` = number of new rows.
-    """
-    items = tickers.split(",") if isinstance(tickers, str) else list(tickers)
-    for t in items:
-        a = _resolve_asset(t, "tickers")
-        if a.is_crypto:
-            raise UnknownTickerError(f"parameter tickers: {t!r} is a crypto asset, not a company ticker")
-    if ticker_factory is None:
-        if config.offline():
-            warnings.warn("capflow is offline: refresh_from_yahoo returns the catalog unchanged", UserWarning,
-                          stacklevel=2)
-            return catalog.copy() if catalog is not None else finalize_catalog(pd.DataFrame(
-                columns=list(REQUIRED_COLUMNS)))
-        import yfinance as yf
-
-        ticker_factory = yf.Ticker
-    fetched = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-    new = [_one_ticker(_resolve_asset(t, "tickers"), ticker_factory, limit, fetched) for t in items]
-    base = catalog[list(REQUIRED_COLUMNS)].copy() if catalog is not None else pd.DataFrame(
-        columns=list(REQUIRED_COLUMNS))
-    if len(base):
-        base["announce_date"] = pd.to_datetime(base["announce_date"]).dt.strftime("%Y-%m-%d")
-    merged = pd.concat([base, *new], ignore_index=True)
-    out = finalize_catalog(merged, origin="refresh_from_yahoo")
-    out.attrs["added"] = len(out) - len(base)
-    return out
+    return _refresh(tickers, catalog=catalog, limit=limit, ticker_factory=ticker_factory)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -498,9 +422,28 @@ def _group_assets(groups: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _clock(asset: _assets.Asset, hourly: bool) -> tuple[str, str]:
+    """The (calendar, bar) an asset's events are anchored on: every asset sharing it shares the anchor."""
+    if not asset.is_crypto:
+        return asset.calendar, "1d"
+    return _cal.CRYPTO, "1h" if hourly else "1d"
+
+
+def _anchor_clock(moment: pd.DatetimeIndex, clock: tuple[str, str]) -> pd.DatetimeIndex:
+    """Anchor the release moments on one clock (:func:`capflow.calendars.anchor`), as UTC labels."""
+    calendar, bar = clock
+    try:
+        return pd.DatetimeIndex(_cal.anchor(moment, calendar, bar))
+    except _cal.CalendarError as exc:
+        raise CapexError(f"an announcement cannot be placed on calendar {calendar}: {exc}") from None
+
+
 def study_events(catalog: pd.DataFrame, groups: Sequence[str] = DEFAULT_GROUPS,
                  hourly_assets: Iterable[str] = ()) -> pd.DataFrame:
     """Events for the event-study engine: one row per (release, asset), timestamps by the timing rules.
+
+    Release moments are computed once per release and anchored once per clock (exchange calendar, or 24/7 daily
+    or hourly bars), then gathered for every asset on that clock.
 
     Parameters
     ----------
@@ -518,14 +461,26 @@ def study_events(catalog: pd.DataFrame, groups: Sequence[str] = DEFAULT_GROUPS,
         group, timestamp`` (UTC), ``announce_date, timing``; RangeIndex.
     """
     pairs = pd.DataFrame(_group_assets(groups), columns=["asset", "group"])
-    cat = catalog[["announcement_id", "ticker", "announce_date", "timing"]].rename(columns={"ticker": "company"})
+    cat = catalog[["announcement_id", "ticker", "announce_date", "timing"]].rename(
+        columns={"ticker": "company"}).reset_index(drop=True)
+    cat["_pos"] = np.arange(len(cat))
     ev = cat.merge(pairs, how="cross") if len(pairs) else cat.iloc[:0].assign(asset="", group="")
     if "own" in groups:
         ev = pd.concat([ev, cat.assign(asset=cat["company"], group="own")], ignore_index=True)
     hourly = {_resolve_asset(h, "hourly_assets").id for h in hourly_assets}
-    parts = [event_timestamps(ev.loc[rows, "announce_date"], ev.loc[rows, "timing"], asset, hourly=asset in hourly)
-             for asset, rows in ev.groupby("asset", sort=False).groups.items()]
-    ev["timestamp"] = pd.concat(parts).reindex(ev.index) if parts else pd.Series(dtype="datetime64[ns, UTC]")
+    moment = pd.DatetimeIndex(release_moment(cat["announce_date"], cat["timing"])) if len(cat) else \
+        pd.DatetimeIndex([], tz="UTC")
+    asset_ids = pd.unique(ev["asset"])
+    clocks = {a: _clock(_resolve_asset(a, "asset"), a in hourly) for a in asset_ids}
+    anchored = {c: _anchor_clock(moment, c).as_unit("ns").asi8 for c in set(clocks.values())}
+    stamps = np.zeros(len(ev), dtype=np.int64)
+    codes, uniq = pd.factorize(ev["asset"])
+    pos = ev["_pos"].to_numpy()
+    for i, a in enumerate(uniq):
+        rows = codes == i
+        stamps[rows] = anchored[clocks[a]][pos[rows]]
+    ev["timestamp"] = pd.to_datetime(stamps, utc=True).as_unit("ns") if len(ev) else pd.Series(
+        dtype="datetime64[ns, UTC]")
     ev["event_id"] = ev["announcement_id"] + "|" + ev["asset"]
     cols = ["event_id", "announcement_id", "company", "asset", "group", "timestamp", "announce_date", "timing"]
     return ev[cols].reset_index(drop=True)
@@ -534,22 +489,28 @@ def study_events(catalog: pd.DataFrame, groups: Sequence[str] = DEFAULT_GROUPS,
 def study_returns(asset_ids: Iterable[str], start: object, end: object, freq: str = "1d") -> pd.DataFrame:
     """Simple returns of the assets from :func:`capflow.data.load_prices` (assets without data dropped).
 
+    Nothing is printed: the data layer's warnings are collected into ``attrs["messages"]`` (one string each) and
+    the assets without data are listed in ``attrs["dropped"]`` (``{asset id: reason}``), for the caller's notes.
+
     Returns
     -------
     DataFrame
-        UTC index, one column per asset id, NaN where the asset has no bar; ``attrs["provenance"]`` and
-        ``attrs["dropped"]`` carried over from the prices.
+        UTC index, one column per asset id, NaN where the asset has no bar; ``attrs["provenance"]``,
+        ``attrs["dropped"]``, ``attrs["request"]`` carried over from the prices, plus ``attrs["messages"]``.
     """
     from capflow.data import load_prices
     from capflow.returns import simple_returns
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         prices = load_prices(sorted(set(asset_ids)), start, end, freq=freq, missing="drop")
     rets = simple_returns(prices)
     rets.attrs.update({k: prices.attrs.get(k) for k in ("provenance", "dropped", "request")})
-    if prices.attrs.get("dropped"):
-        log.warning("capex study: no prices for %s", ", ".join(prices.attrs["dropped"]))
+    dropped = prices.attrs.get("dropped") or {}
+    rets.attrs["messages"] = list(dict.fromkeys(
+        str(w.message) for w in caught if not any(str(w.message).startswith(f"dropped {a}:") for a in dropped)))
+    if dropped:
+        log.info("capex study: no prices for %s", ", ".join(dropped))
     return rets
 
 
@@ -586,7 +547,7 @@ def windows_label(windows: Sequence[tuple[int, int]]) -> list[str]:
 def car_panel(events: pd.DataFrame, returns: pd.DataFrame, windows: Sequence[tuple[int, int]] = DEFAULT_WINDOWS,
               market: str = "QQQ", model: str = "constant_mean", estimation_window: tuple[int, int] = (-250, -11),
               min_estimation: int = 60, event_window: tuple[int, int] | None = None, n_boot: int = 0,
-              seed: int = 0) -> tuple[pd.DataFrame, object]:
+              seed: int = 0, tests: Sequence[str] | None = None) -> tuple[pd.DataFrame, object]:
     """CARs of every (release, asset) from ONE vectorised :func:`capflow.eventstudy.event_study` call.
 
     Parameters
@@ -604,6 +565,8 @@ def car_panel(events: pd.DataFrame, returns: pd.DataFrame, windows: Sequence[tup
         Passed to the engine, with ``overlap="keep"``: a quarterly release always has earlier releases of the
         same asset inside its 250-period estimation window, and dropping them would drop every event.
         Same-day releases share an engine ``cluster`` (the announcement date) for the Kolari-Pynnonen test.
+    tests : sequence of str, optional
+        Engine tests to compute (default all; the CARs do not depend on it, the cost does).
 
     Returns
     -------
@@ -625,7 +588,7 @@ def car_panel(events: pd.DataFrame, returns: pd.DataFrame, windows: Sequence[tup
     res = event_study(returns, ev,
                       market=returns[market] if bench else None, model=model,
                       estimation_window=estimation_window, event_window=ew, car_windows=tuple(windows),
-                      min_estimation=min_estimation, n_boot=n_boot, seed=seed, overlap="keep")
+                      min_estimation=min_estimation, n_boot=n_boot, seed=seed, overlap="keep", tests=tests)
     car = res.car[["event_id", "window", "start", "end", "car"]]
     car = car[car["window"].isin(windows_label(windows))]
     panel = events.drop(columns=["timestamp"]).merge(car, on="event_id", how="inner")

@@ -136,6 +136,52 @@ def quiet(*loggers: str) -> Iterator[None]:
             lg.setLevel(level)
 
 
+# ----------------------------------------------------------------------------------------------------- capture
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+#: Log lines of the layers below that a note already reports in detail (engine drops are listed per event).
+_REPORTED_ELSEWHERE = ("event_study: dropped",)
+#: Third-party loggers of the data sources: their lines are counted in one note (capflow's own line says why).
+_SOURCE_LOGGERS = ("yfinance", "pycoingecko", "urllib3")
+
+
+@contextlib.contextmanager
+def captured(notes: Notes, stage: str) -> Iterator[None]:
+    """Run a block with no stderr: warnings and capflow log records (WARNING and up) become ``data`` notes; the
+    data sources' own log lines are counted in one note."""
+    loggers = [logging.getLogger(name) for name in ("capflow", *_SOURCE_LOGGERS)]
+    handler, propagate = _Collect(), [lg.propagate for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        for lg, prop in zip(loggers, propagate):
+            lg.removeHandler(handler)
+            lg.propagate = prop
+    own = [r for r in handler.records if r.name.split(".")[0] == "capflow"]
+    messages = [str(w.message) for w in caught] + [r.getMessage() for r in own
+                                                  if not r.getMessage().startswith(_REPORTED_ELSEWHERE)]
+    for msg in dict.fromkeys(messages):
+        notes.add("data", stage, "sample", msg if len(msg) <= 200 else msg[:197] + "...")
+    other = [r for r in handler.records if r not in own]
+    if other:
+        names = ", ".join(sorted({r.name.split(".")[0] for r in other}))
+        notes.add("data", stage, "sample", f"{len(other)} log lines of the live data sources ({names}) while they "
+                  f"failed or answered; first: {other[0].getMessage()[:120]}", len(other))
+
+
+
 # ----------------------------------------------------------------------------------------------------- tables
 @dataclass
 class Table:

@@ -151,8 +151,8 @@ def test_planted_contamination_inflates_beta_and_exclusions_recover_the_planted_
     kw = dict(model="market", estimation_window=(-250, -11), event_window=(-5, 5), car_windows=[(0, 0)],
               n_boot=0, min_estimation=100)
     dirty = event_study(rets, ev, market=market, **kw)
-    masked, removed = clean.mask_estimation(rets, {"x": pd.DatetimeIndex([idx[crash]])}, {"x": idx[day0 - 5]})
-    cleaned = event_study(masked, ev, market=market, **kw)
+    excl, removed = clean.exclusion_frame(rets, {"x": pd.DatetimeIndex([idx[crash]])}, {"x": idx[day0 - 5]})
+    cleaned = event_study(rets, ev, market=market, estimation_exclude=excl, **kw)
     assert dirty.fit["beta"].iloc[0] > 1.5  # contaminated
     assert cleaned.fit["beta"].iloc[0] == pytest.approx(1.0, abs=0.05)
     assert dirty.car["car"].iloc[0] > 0.10  # a crash-day beta turns -10% of market into a large positive "AR"

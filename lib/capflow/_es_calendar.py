@@ -45,6 +45,7 @@ class Calendar:
     offsets: np.ndarray           # (n_assets,) position of a gapped asset's rows in ``rows``
     rows: np.ndarray              # int32 calendar rows of the gapped assets, asset after asset
     columns: pd.Index
+    exclude: np.ndarray | None = None  # (n_rows, n_assets) bool: never in an estimation sample (None: nothing)
 
     @classmethod
     def build(cls, returns: pd.DataFrame, index: pd.DatetimeIndex) -> "Calendar":
@@ -115,6 +116,12 @@ class Calendar:
         if not ok.all():
             rows[~ok] = 0
         return rows, ok
+
+    def excluded(self, asset: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
+        """Whether each (event, calendar row) cell is excluded from estimation (None when nothing is)."""
+        if self.exclude is None:
+            return None
+        return self.exclude[rows, asset[:, None]]
 
     def take(self, asset: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Returns (n, L) of each event's asset at calendar ``rows`` (read only where the asset trades: other

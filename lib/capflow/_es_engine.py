@@ -116,6 +116,10 @@ def fit_chunk(plan: Plan, sel: np.ndarray, rels: np.ndarray, beta: np.ndarray | 
     rows, ok = plan.cal.gather(a, k, rels)
     shifted = (lambda j: plan.cal.gather(a, k, plan.est_rels + j)) if des.lags else None
     xs, off, mask = des.x(rows, sel, ok, n_est, shifted)
+    excl = plan.cal.excluded(a, rows[:, :n_est])
+    if excl is not None and excl.any():  # excluded observations leave the estimation sample, not the calendar
+        mask = mask.copy()
+        mask[:, :n_est] &= ~excl
     y = plan.cal.take(a, rows)
     full = bool(mask.all())
     mask_s = mask[:, :n_est]

@@ -368,7 +368,7 @@ def event_study(returns: pd.DataFrame, events: pd.DataFrame, market: pd.DataFram
                 car_windows: Sequence[Sequence[int]] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 10)),
                 min_estimation: int = 60, n_boot: int = 1000, block: int = 5, seed: int = 0,
                 alpha: float = 0.05, overlap: str = "drop", tests: Sequence[str] | None = None,
-                dimson_lags: int = 1) -> EventStudyResult:
+                dimson_lags: int = 1, estimation_exclude: pd.DataFrame | None = None) -> EventStudyResult:
     """Abnormal returns, CAR/BHAR, AAR/CAAR and test statistics for a table of events.
 
     Parameters
@@ -391,6 +391,13 @@ def event_study(returns: pd.DataFrame, events: pd.DataFrame, market: pd.DataFram
     tests : names from ``TESTS`` to compute (default all); fewer tests skip their work (ranks, r-bar, GRANK's
         second pass).
     dimson_lags : leads and lags L of the benchmark for model "dimson" (regressors m_{t-L} .. m_{t+L}).
+    estimation_exclude : boolean DataFrame on the returns' index and columns (missing cells False): True marks an
+        observation that never enters an estimation sample (a catalogued crash, an earnings day), while it stays
+        a trading period, so windows are counted as without it and event windows keep it.
+
+    Event times: an event whose asset has an exchange calendar (``events.calendar``, else the asset registry) is
+    placed by THE anchor rule, :func:`capflow.calendars.anchor` (after the close: the next session); other assets
+    use the first trading period at or after the grid-floored time.
 
     Returns
     -------
@@ -410,6 +417,8 @@ def event_study(returns: pd.DataFrame, events: pd.DataFrame, market: pd.DataFram
               "min_estimation": int(min_estimation), "n_boot": int(n_boot), "block": int(block),
               "seed": seed, "alpha": float(alpha), "overlap": overlap, "tests": chosen, "dimson_lags": lags}
     cal = _Calendar.build(returns, utc_index(returns, "returns"))
+    cal.exclude = _exclusion_array(estimation_exclude, returns)
+    ev = _calendar_anchor(ev, cal.index)
     des = _design(model, ev, cal.index, market, benchmark, factors, lags)
     plan = _make_plan(cal, ev, des, est, evt, cars, overlap, int(min_estimation))
     return _study(plan, ev, cars, chosen, params)
@@ -453,6 +462,52 @@ def abnormal_volume(volumes: pd.DataFrame, events: pd.DataFrame, estimation_wind
                       n_boot=0, overlap=overlap, tests=chosen)
     res.params.update(model="log_volume_mean_adjusted", offset=float(offset))
     return AbnormalVolumeResult(res)
+
+
+def _exclusion_array(exclude: pd.DataFrame | None, returns: pd.DataFrame) -> np.ndarray | None:
+    """``estimation_exclude`` aligned on the returns panel as a bool array (None when nothing is excluded)."""
+    if exclude is None:
+        return None
+    if not isinstance(exclude, pd.DataFrame):
+        raise EventStudyError(f"estimation_exclude must be a boolean DataFrame on the returns' index and columns, "
+                              f"got {type(exclude).__name__}")
+    aligned = exclude.reindex(index=returns.index, columns=returns.columns).fillna(False).astype(bool)
+    arr = aligned.to_numpy()
+    return arr if arr.any() else None
+
+
+def _calendar_of(asset: str) -> str | None:
+    from capflow import assets as _assets
+
+    try:
+        return _assets.resolve(asset).calendar
+    except KeyError:
+        return None
+
+
+def _calendar_anchor(ev: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Event timestamps moved to the bar that holds them on each asset's calendar (THE anchor rule); assets
+    without a known calendar keep their timestamps (the engine floors them to the grid)."""
+    from capflow import calendars
+
+    if len(index) > 1 and (index == index.normalize()).all():
+        freq = "1d"
+    elif len(index) > 1 and np.diff(index.asi8).min() == pd.Timedelta(hours=1).value:
+        freq = "1h"
+    else:
+        return ev
+    codes = ev["calendar"] if "calendar" in ev.columns else ev["asset"].map(
+        {a: _calendar_of(str(a)) for a in ev["asset"].unique()})
+    stamps = pd.DatetimeIndex(ev["timestamp"]).asi8.copy()
+    for code in pd.unique(codes.dropna()):
+        rows = np.flatnonzero((codes == code).to_numpy())
+        try:
+            stamps[rows] = calendars.anchor(pd.DatetimeIndex(ev["timestamp"].iloc[rows]), code, freq).asi8
+        except calendars.CalendarError:
+            continue  # outside the stored sessions: the engine's own rule
+    out = ev.copy(deep=False)
+    out["timestamp"] = pd.DatetimeIndex(stamps).tz_localize("UTC")
+    return out
 
 
 def _make_plan(cal: _Calendar, ev: pd.DataFrame, design, est: tuple, evt: tuple, cars: tuple, overlap: str,

@@ -6,9 +6,10 @@ Rules (stated in every report's method section)
 - **Event hour**: the catalog's sourced ``event_time_utc`` when it has one; otherwise the bar of BTC's largest
   one-bar fall on that UTC day, from the finest BTC bars the data hold (hourly, else 4-hourly): the start of that
   bar is hour 0 (:func:`event_hour_from_prices`).
-- **Clean estimation windows**: estimation returns on the days of other catalogued cascades (± ``pad`` days) and,
-  for equities, on the asset's own capex-release sessions and those of the hyperscalers are removed from the
-  estimation sample (:func:`exclusion_days`, :func:`mask_estimation`); the event window is never touched.
+- **Clean estimation windows**: the days of other catalogued cascades (± ``pad`` days) and, for the groups a study
+  names, the capex-release sessions are removed from estimation samples (:func:`exclusion_days`,
+  :func:`exclusion_frame`, passed to the engine as ``estimation_exclude``): the observation leaves the fit, no
+  window moves, and the event window is never touched.
 - **One clock per series**: a daily series whose estimation or event window holds a value that is not a close of
   the UTC day (a ``cg_snap_*`` intraday snapshot) is dropped as "mixed clock" (:func:`mixed_clock`).
 - **Confounders**: catalogued capex releases and other cascades inside an asset's event window are listed per
@@ -72,9 +73,9 @@ def exclusion_days(cascades: Iterable[object], pad: int, skip: object | None = N
     return pd.DatetimeIndex(sorted(set(days))) if days else pd.DatetimeIndex([], tz="UTC")
 
 
-def mask_estimation(returns: pd.DataFrame, exclude: Mapping[str, pd.DatetimeIndex],
-                    event_start: Mapping[str, pd.Timestamp]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Remove excluded days from each asset's estimation sample (NaN), never inside its event window.
+def exclusion_frame(returns: pd.DataFrame, exclude: Mapping[str, pd.DatetimeIndex],
+                    event_start: Mapping[str, pd.Timestamp] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The observations to keep out of each asset's estimation sample, never inside its event window.
 
     Parameters
     ----------
@@ -82,28 +83,28 @@ def mask_estimation(returns: pd.DataFrame, exclude: Mapping[str, pd.DatetimeInde
         Simple returns (UTC index, one column per asset).
     exclude : mapping
         Asset id -> days to exclude (bars whose UTC date is in the set).
-    event_start : mapping
-        Asset id -> the first bar of its event window (nothing at or after it is removed).
+    event_start : mapping, optional
+        Asset id -> the first bar of its event window (nothing at or after it is listed). None: no cut (several
+        events per asset: the engine never applies an exclusion inside an event window anyway).
 
     Returns
     -------
     (DataFrame, DataFrame)
-        The masked returns, and one row per removed observation: ``asset, timestamp``.
-
-    Notes
-    -----
-    A removed day is no longer a trading period of the asset, so the estimation window reaches further back to
-    keep its length in clean periods; the day after an excluded day keeps its close-to-close return.
+        A boolean frame on the returns' index and columns for
+        :func:`capflow.eventstudy.event_study` (``estimation_exclude``: the observation leaves the fit, the
+        calendar keeps it, so no window moves), and one row per excluded observation: ``asset, timestamp``.
     """
-    out = returns.copy()
+    out = pd.DataFrame(False, index=returns.index, columns=returns.columns)
     removed = []
     days = returns.index.normalize()
     for asset, excl in exclude.items():
-        if asset not in out.columns or asset not in event_start or not len(excl):
+        if asset not in out.columns or not len(excl) or (event_start is not None and asset not in event_start):
             continue
-        hit = days.isin(pd.DatetimeIndex(excl)) & (returns.index < event_start[asset]) & out[asset].notna().to_numpy()
+        hit = days.isin(pd.DatetimeIndex(excl)) & returns[asset].notna().to_numpy()
+        if event_start is not None:
+            hit &= returns.index < event_start[asset]
         if hit.any():
-            out.loc[hit, asset] = np.nan
+            out.loc[hit, asset] = True
             removed.append(pd.DataFrame({"asset": asset, "timestamp": returns.index[hit]}))
     table = pd.concat(removed, ignore_index=True) if removed else pd.DataFrame(columns=["asset", "timestamp"])
     return out, table

@@ -127,13 +127,18 @@ class Inputs:
 
 # ------------------------------------------------------------------------------------------------ loading
 def _event_time(params: Params, row: pd.DataFrame, notes: Notes) -> tuple[pd.Timestamp, str]:
+    return event_time_of(params.t0, row, notes)
+
+
+def event_time_of(day: pd.Timestamp, row: pd.DataFrame, notes: Notes) -> tuple[pd.Timestamp, str]:
+    """The event instant of a catalogued crash day and the rule that placed it (catalog time, else BTC's largest
+    one-bar fall that UTC day from the finest bars the data hold)."""
     from capflow.cascade import clean
     from capflow.data import load_prices
 
     if len(row) and pd.notna(row["event_time_utc"].iloc[0]):
         t = pd.Timestamp(row["event_time_utc"].iloc[0])
         return t, f"catalog time {t:%Y-%m-%d %H:%M} UTC ({row['event_time_source'].iloc[0]})"
-    day = params.t0
     for freq in ("1h", "4h"):
         try:
             with warnings.catch_warnings():
@@ -145,7 +150,7 @@ def _event_time(params: Params, row: pd.DataFrame, notes: Notes) -> tuple[pd.Tim
         label = "hourly" if freq == "1h" else "4-hour"
         return t, (f"no sourced time in the catalog: hour 0 is the start of BTC's largest {label} fall that UTC "
                    f"day, the {t:%H:%M} UTC bar ({100 * r:+.1f}%)")
-    notes.add("caveat", "load", "event time", "no intraday BTC bars on the day: hour 0 is 00:00 UTC")
+    notes.add("caveat", "load", f"{day:%Y-%m-%d}", "no intraday BTC bars on the day: hour 0 is 00:00 UTC")
     return day, "no sourced time and no intraday BTC bars: 00:00 UTC of the event date"
 
 

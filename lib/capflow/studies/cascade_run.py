@@ -75,14 +75,14 @@ def _study(returns, events, market, p, model: str, n_boot: int, tests=None, **kw
                        n_boot=n_boot, seed=p.seed, alpha=p.alpha, tests=tests, **kw)
 
 
-def _robustness(raw: pd.DataFrame, masked: pd.DataFrame, events, market, p) -> pd.DataFrame:
+def _robustness(returns: pd.DataFrame, excluded: pd.DataFrame, events, market, p) -> pd.DataFrame:
     """The headline CAAR by group under three models, with and without the estimation exclusions."""
     from capflow.studies.cascade import MODELS
 
     rows = []
     for model in MODELS:
-        for clean_flag, rets in (("clean", masked), ("all days", raw)):
-            res = _study(rets, events, market, p, model, 0, tests=ROBUST_TESTS)
+        for clean_flag, excl in (("clean", excluded), ("all days", None)):
+            res = _study(returns, events, market, p, model, 0, tests=ROBUST_TESTS, estimation_exclude=excl)
             if res is None:
                 continue
             summ = res.summary()
@@ -100,11 +100,12 @@ def _off_clock(events: pd.DataFrame) -> pd.Series:
         bench_cal != calendars.CRYPTO)
 
 
-def _engine_notes(res, notes: Notes, stage: str) -> None:
+def _engine_notes(res, notes: Notes, stage: str, by_event: bool = False) -> None:
+    """One note per event the engine dropped (subject: the asset, or the event id with ``by_event``)."""
     if res is None:
         return
     for r in res.dropped.itertuples():
-        notes.add("dropped", stage, _assets.symbol(r.asset), r.reason)
+        notes.add("dropped", stage, r.event_id if by_event else _assets.symbol(r.asset), r.reason)
 
 
 def _moves(inputs, p) -> pd.DataFrame:
@@ -155,21 +156,23 @@ def run(inputs, params=None):
         events = _drop(events, {a: "" for a in conf["asset"]}, notes, "dropped", "confounders",
                        "a capex release or another cascade inside its event window (drop_confounded=True)")
     excl = _exclusions(p, inputs, events)
-    masked, removed = clean.mask_estimation(returns, excl, {a: w[0] for a, w in win.evt.items()})
+    excluded, removed = clean.exclusion_frame(returns, excl, {a: w[0] for a, w in win.evt.items()})
     market = returns[sorted(set(events["benchmark"]))]
     off = _off_clock(events)
     main_ev, off_ev = events.loc[~off], events.loc[off]
-    res = _study(masked, main_ev, market, p, p.model, int(p.n_boot))
-    dims = _study(masked, off_ev, market, p, "dimson", 0, dimson_lags=1) if len(off_ev) else None
+    res = _study(returns, main_ev, market, p, p.model, int(p.n_boot), estimation_exclude=excluded)
+    dims = (_study(returns, off_ev, market, p, "dimson", 0, dimson_lags=1, estimation_exclude=excluded)
+            if len(off_ev) else None)
     _engine_notes(res, notes, "event study")
     _engine_notes(dims, notes, "event study (Dimson)")
     for a in off_ev["asset"]:
         notes.add("caveat", "clock", _assets.symbol(a), "trades on another exchange clock than its benchmark: "
                   "Dimson (1979) beta on one lead and one lag of the benchmark, shown per asset, not in the group tests")
-    rob = _robustness(returns, masked, main_ev, market, p)
+    rob = _robustness(returns, excluded, main_ev, market, p)
     return CascadeResult(p, notes, inputs=inputs, events=events, windows=win, result=res, dimson=dims,
                          robustness=rob, moves=_moves(inputs, p), confounded=conf, removed=removed,
-                         exclusions=excl, anatomy=_anatomy(inputs, p), masked=masked, market=market)
+                         exclusions=excl, anatomy=_anatomy(inputs, p), returns=returns, excluded=excluded,
+                         market=market)
 
 
 __all__ = ["run", "Windows"]

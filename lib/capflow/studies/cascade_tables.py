@@ -230,7 +230,7 @@ def method_lines(res) -> list[str]:
         f"{', '.join(p.window_label(w) for w in p.car_windows)}; headline {p.headline_window}.",
         f"- **Clean estimation**: other catalogued cascades ±{p.exclude_pad} days removed for every asset; capex-"
         f"release sessions removed for {p.exclude_capex_groups.replace(',', ', ')} ({len(res.removed)} "
-        "observations in all; the window reaches further back to keep its length).",
+        "observations in all; they leave the fit, the window keeps its trading periods).",
         "- **One clock per series**: daily values that are intraday snapshots (cg_snap_*) in an asset's windows drop "
         "it (mixed clock); an asset on another exchange clock than its benchmark gets a Dimson (1979) beta (one lead, "
         "one lag) and is kept out of the group tests.",

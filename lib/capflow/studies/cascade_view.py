@@ -63,7 +63,8 @@ class CascadeResult(Result):
         ev = self.events.set_index("asset")
         if w is None or r.asset not in ev.index or ev.at[r.asset, "benchmark"] not in self.market.columns:
             return np.nan
-        rets = pd.concat([self.masked[r.asset], self.market[ev.at[r.asset, "benchmark"]]], axis=1)
+        own = self.returns[r.asset].mask(self.excluded[r.asset])  # the estimation sample the engine used
+        rets = pd.concat([own, self.market[ev.at[r.asset, "benchmark"]]], axis=1)
         rets = rets.loc[w[0]:w[1]].dropna()
         var_r = rets.iloc[:, 0].var()
         return float(r.beta ** 2 * rets.iloc[:, 1].var() / var_r) if var_r > 0 else np.nan

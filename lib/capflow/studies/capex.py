@@ -123,12 +123,12 @@ class Params:
         """Company tickers, upper case."""
         return [c.upper() for c in _items(self.companies, "companies")]
 
-    @property
     @classmethod
     def from_vars(cls, values: dict) -> "Params":
         """Params from a mapping holding the fields (a notebook's ``globals()``)."""
         return params_from(cls, values)
 
+    @property
     def group_list(self) -> list[str]:
         """Asset groups (registry tags and ``own``)."""
         return list(_items(self.groups, "groups"))

@@ -56,6 +56,7 @@ def one_line_error(capsys, command: str) -> str:
 def test_sources_lists_order_and_limits(monkeypatch, capsys):
     monkeypatch.setenv("CAPFLOW_SOURCES", "snapshot,cache")
     monkeypatch.delenv("CAPFLOW_SEC_USER_AGENT", raising=False)
+    monkeypatch.delenv("CAPFLOW_OFFLINE", raising=False)  # CI runs offline; this line is about the order only
     assert main(["sources"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "resolution order (CAPFLOW_SOURCES): snapshot -> cache"

@@ -58,3 +58,26 @@ def test_excluded_estimation_days_leave_the_fit_not_the_windows():
     assert clean.fit["beta"].iloc[0] == pytest.approx(coef[1], abs=1e-12)
     with pytest.raises(EventStudyError, match="estimation_exclude must be a boolean DataFrame"):
         event_study(rets, ev, estimation_exclude=[True], **kw)
+
+
+def test_price_levels_passed_as_returns_are_refused_in_one_line():
+    prices = 100 * (1 + _panel(["x"], days=120)).cumprod()
+    ev = pd.DataFrame({"event_id": ["e"], "asset": ["x"], "timestamp": [prices.index[100]]})
+    with pytest.raises(EventStudyError) as err:
+        event_study(prices, ev, model="constant_mean", estimation_window=(-60, -11), event_window=(0, 0),
+                    car_windows=[(0, 0)], n_boot=0, min_estimation=30)
+    assert "look like price levels" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_abnormal_volume_reports_the_log_volumes_themselves():
+    from capflow.eventstudy import abnormal_volume
+
+    rng = np.random.default_rng(1)
+    idx = pd.date_range("2024-01-01", periods=120, freq="D", tz="UTC")
+    vol = pd.DataFrame({"x": np.exp(rng.normal(15, 0.3, 120))}, index=idx)  # SYNTHETIC volumes
+    ev = pd.DataFrame({"event_id": ["e"], "asset": ["x"], "timestamp": [idx[100]]})
+    res = abnormal_volume(vol, ev, estimation_window=(-60, -11), event_window=(0, 2), car_windows=[(0, 0)],
+                          min_estimation=30)
+    av = res.av.set_index("timestamp")
+    assert av["log_volume"].to_numpy() == pytest.approx(np.log(vol.loc[av.index, "x"] + 1.0).to_numpy())
+    assert (av["log_volume"] - av["normal"]).to_numpy() == pytest.approx(av["av"].to_numpy())

@@ -61,17 +61,31 @@ def check_prices(frame: object, name: str = "prices", error: type[Exception] = V
     return frame
 
 
-def check_returns(frame: object, name: str = "returns", error: type[Exception] = ValueError) -> pd.DataFrame:
-    """A simple-return frame: :func:`check_frame`, numeric, finite, > -100% and not price levels.
+def looks_like_levels(v: np.ndarray) -> bool:
+    """True when values look like price levels rather than returns: their median absolute size is 1 or more
+    (a typical daily return is a few percent; one extreme day, +1,000% on a new listing, does not trip it)."""
+    finite = np.abs(v[np.isfinite(v)])
+    return bool(finite.size) and float(np.median(finite)) >= 1.0
+
+
+def check_returns(frame: object, name: str = "returns", error: type[Exception] = ValueError,
+                  strict: bool = True) -> pd.DataFrame:
+    """A simple-return frame: :func:`check_frame`, numeric, not price levels; with ``strict`` also finite,
+    > -100% and every value below :data:`MAX_ABS_RETURN`.
 
     Raises
     ------
     error
-        Infinite values, a return <= -100%, or values as large as prices (``|r| >= MAX_ABS_RETURN``: price
-        levels passed as returns; compute them with :func:`capflow.returns.simple_returns`).
+        Price levels passed as returns (compute them with :func:`capflow.returns.simple_returns`); with
+        ``strict``: infinite values, a return <= -100%, or a value as large as a price.
     """
-    frame = check_frame(frame, name, error)
+    frame = check_frame(frame, name, error, datetime_index=strict)
     v = _numeric(frame, name, error)
+    if looks_like_levels(v):
+        raise error(f"parameter {name}: values have a median size of {np.median(np.abs(v[np.isfinite(v)])):,.4g}: "
+                    "these look like price levels, not simple returns; pass capflow.returns.simple_returns(prices)")
+    if not strict:
+        return frame
     if np.isinf(v).any():
         col = frame.columns[np.flatnonzero(np.isinf(v).any(axis=0))[0]]
         raise error(f"parameter {name}: column {col!r} has infinite values; returns must be finite")

@@ -255,14 +255,19 @@ class AbnormalVolumeResult:
     dropped, params : as in :class:`EventStudyResult`
     """
 
-    def __init__(self, res: EventStudyResult) -> None:
-        self._res = res
+    def __init__(self, res: EventStudyResult, centre: pd.Series | None = None) -> None:
+        self._res, self._centre = res, centre
         self.aav = res.aar.rename(columns={"aar": "aav", "caar": "caav"})
         self.stats, self.dropped, self.params = res.stats, res.dropped, res.params
 
     @property
     def av(self) -> pd.DataFrame:
-        return self._res.ar.rename(columns={"ret": "log_volume", "ar": "av", "sar": "sav"})
+        out = self._res.ar.rename(columns={"ret": "log_volume", "ar": "av", "sar": "sav"})
+        if self._centre is not None:  # back to log volumes (the engine saw them centred per asset)
+            shift = out["asset"].map(self._centre).to_numpy(dtype=float)
+            out["log_volume"] = out["log_volume"] + shift
+            out["normal"] = out["normal"] + shift
+        return out
 
     @property
     def cav(self) -> pd.DataFrame:
@@ -410,9 +415,7 @@ def event_study(returns: pd.DataFrame, events: pd.DataFrame, market: pd.DataFram
     n_fac = factors.shape[1] if isinstance(factors, pd.DataFrame) and model == "factor" else 0
     lags = int(dimson_lags) if model == "dimson" else 0
     _check_scalars(model, overlap, int(min_estimation), est, int(n_boot), int(block), float(alpha), n_fac, lags)
-    if not isinstance(returns, pd.DataFrame):
-        raise EventStudyError(f"returns must be a DataFrame (rows: timestamps, columns: assets), "
-                              f"got {type(returns).__name__}")
+    _check_returns(returns)
     params = {"model": model, "estimation_window": est, "event_window": evt, "car_windows": cars,
               "min_estimation": int(min_estimation), "n_boot": int(n_boot), "block": int(block),
               "seed": seed, "alpha": float(alpha), "overlap": overlap, "tests": chosen, "dimson_lags": lags}
@@ -456,12 +459,28 @@ def abnormal_volume(volumes: pd.DataFrame, events: pd.DataFrame, estimation_wind
     if (values < 0).any():
         raise EventStudyError("volumes has negative values; give trading volume >= 0 (NaN = no trading period)")
     logv = pd.DataFrame(np.log(values + offset), index=volumes.index, columns=volumes.columns)
+    # Centre each asset's log volume on its median: the mean-adjusted model is invariant to a constant per asset
+    # (abnormal volume, its variance, ranks and signs are unchanged), and the values then sit on the scale of
+    # returns, which event_study checks (log volumes of 10-20 would read as price levels).
+    centre = logv.median()
+    logv = logv - centre
     chosen = _check_tests(tests, VOLUME_TESTS)
     res = event_study(logv, events, model="constant_mean", estimation_window=estimation_window,
                       event_window=event_window, car_windows=car_windows, min_estimation=min_estimation,
                       n_boot=0, overlap=overlap, tests=chosen)
     res.params.update(model="log_volume_mean_adjusted", offset=float(offset))
-    return AbnormalVolumeResult(res)
+    return AbnormalVolumeResult(res, centre)
+
+
+def _check_returns(returns: object) -> None:
+    """A non-empty DataFrame of simple returns, not price levels (one line); non-finite cells are allowed: they
+    mark periods that are not trading periods."""
+    from capflow.checks import check_returns
+
+    if not isinstance(returns, pd.DataFrame):
+        raise EventStudyError(f"returns must be a DataFrame (rows: timestamps, columns: assets), "
+                              f"got {type(returns).__name__}")
+    check_returns(returns, "returns", EventStudyError, strict=False)
 
 
 def _exclusion_array(exclude: pd.DataFrame | None, returns: pd.DataFrame) -> np.ndarray | None:

@@ -305,34 +305,59 @@ def run_reports(runs: list[RunSpec], overrides: dict[str, Any] | None = None, jo
     output = check_output(output or config.REPORTS_DIR)
     mode = data_mode or detect_data_mode()
     scrub = Scrubber(tuple(secret_values(os.environ)), tuple(path_replacements(output)))
+    opts = _Options(jobs, timeout, html, kernel, progress, force, isolate)
     with Staging(output) as stage:
-        ctx = _context(mode, output, html, kernel)
-        fps = {s.name: run_fingerprint(s, p, ctx) for s, p in prepared if p is not None}
-        reuse = {} if force else {n: previous_run(output, n) for n, fp in fps.items() if fp["fingerprint"]}
-        reuse = {n: skipped(r) for n, r in reuse.items() if r and r.get("fingerprint") == fps[n]["fingerprint"]}
-        todo = [(s, p) for s, p in prepared if p is not None and s.name not in reuse]
-        done = execute_jobs(schedule(_jobs(todo, mode, stage, timeout, html, kernel, scrub), load_durations()),
-                            jobs, progress, isolate)
-        fatal = [r["fatal"] for r in done.values() if r.get("fatal")]
-        if fatal:
-            raise ReportAborted(f"{fatal[0]}; nothing was published, the previous report in {output.name}/ "
-                                "is unchanged")
-        save_durations({n: r["timings"].get("execute_s", r["duration_s"]) for n, r in done.items()
-                        if r["status"] == "ok"})
-        folders = {n: (stage.runs if n in done else output / RUNS_SUBDIR) / n for n in fps}
-        results = [_result(spec, params, done, reuse, fps, folders, ctx, scrub) for spec, params in prepared]
-        ctx.cache.save()
-        argv = [scrub(a) for a in (argv if argv is not None else sys.argv)]
-        manifest = build_manifest(results, mode.to_dict(), started, time.perf_counter() - t0, argv, jobs, output,
-                                  snapshot=ctx.snapshot, packages=ctx.packages)
-        manifest["kernels"] = ("none: every run skipped" if not todo else "isolated: a fresh kernel per run"
-                               if isolate else f"pool: {min(jobs, len(todo))} warm kernel(s) reused, state reset "
-                               "between runs")
-        (stage.root / "manifest.json").write_text(scrub(json.dumps(manifest, indent=2, default=str)), "utf-8")
-        prefix = {r["name"]: f"{RUNS_SUBDIR}/{r['name']}" for r in results}
-        (stage.root / "index.html").write_text(scrub(render_index(manifest, prefix)), encoding="utf-8")
+        manifest, done = _execute_and_stage(prepared, mode, output, stage, scrub, opts, started, t0, argv)
         stage.publish(list(done))
     return ReportOutcome(manifest, output / "index.html", 0 if manifest["status"] == "ok" else 1)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The execution options of one ``capflow run``."""
+
+    jobs: int
+    timeout: float | None
+    html: bool
+    kernel: str
+    progress: bool
+    force: bool
+    isolate: bool
+
+
+def _execute_and_stage(prepared, mode: DataMode, output: Path, stage: Staging, scrub: Scrubber, o: _Options,
+                       started: str, t0: float, argv) -> tuple[dict, dict]:
+    """Skip unchanged runs, execute the others into ``stage``, write the manifest and index there (unpublished).
+
+    Raises
+    ------
+    ReportAborted
+        A run hit a full disk: nothing is published.
+    """
+    ctx = _context(mode, output, o.html, o.kernel)
+    fps = {s.name: run_fingerprint(s, p, ctx) for s, p in prepared if p is not None}
+    reuse = {} if o.force else {n: previous_run(output, n) for n, fp in fps.items() if fp["fingerprint"]}
+    reuse = {n: skipped(r) for n, r in reuse.items() if r and r.get("fingerprint") == fps[n]["fingerprint"]}
+    todo = [(s, p) for s, p in prepared if p is not None and s.name not in reuse]
+    done = execute_jobs(schedule(_jobs(todo, mode, stage, o.timeout, o.html, o.kernel, scrub), load_durations()),
+                        o.jobs, o.progress, o.isolate)
+    fatal = [r["fatal"] for r in done.values() if r.get("fatal")]
+    if fatal:
+        raise ReportAborted(f"{fatal[0]}; nothing was published, the previous report in {output.name}/ is unchanged")
+    save_durations({n: r["timings"].get("execute_s", r["duration_s"]) for n, r in done.items() if r["status"] == "ok"})
+    folders = {n: (stage.runs if n in done else output / RUNS_SUBDIR) / n for n in fps}
+    results = [_result(spec, params, done, reuse, fps, folders, ctx, scrub) for spec, params in prepared]
+    ctx.cache.save()
+    argv = [scrub(a) for a in (argv if argv is not None else sys.argv)]
+    manifest = build_manifest(results, mode.to_dict(), started, time.perf_counter() - t0, argv, o.jobs, output,
+                              snapshot=ctx.snapshot, packages=ctx.packages)
+    manifest["kernels"] = ("none: every run skipped" if not todo else "isolated: a fresh kernel per run"
+                           if o.isolate else f"pool: {min(o.jobs, len(todo))} warm kernel(s) reused, state reset "
+                           "between runs")
+    (stage.root / "manifest.json").write_text(scrub(json.dumps(manifest, indent=2, default=str)), "utf-8")
+    prefix = {r["name"]: f"{RUNS_SUBDIR}/{r['name']}" for r in results}
+    (stage.root / "index.html").write_text(scrub(render_index(manifest, prefix)), encoding="utf-8")
+    return manifest, done
 
 
 def check_kernel(kernel: str) -> None:

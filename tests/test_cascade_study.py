@@ -68,6 +68,7 @@ def test_estimation_exclusions_list_the_earlier_cascades(feb5):
 def test_raw_move_beta_and_abnormal_return_add_up(feb5):
     pa = feb5.per_asset().set_index("symbol")
     tao = pa.loc["TAO"]
+    assert tao["ret_p0"] == pytest.approx(tao["ret0"], abs=1e-15)  # daily: period 0 is day 0
     assert tao["ar0"] == pytest.approx(tao["ret0"] - (tao["alpha"] + tao["beta"] * tao["bench_ret0"]))
     ar = feb5.result.ar
     engine = ar.loc[(ar["asset"] == "bittensor") & (ar["rel"] == 0), "ar"].iloc[0]

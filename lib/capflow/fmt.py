@@ -52,8 +52,9 @@ def pct(x: Any, digits: int = 1, signed: bool = True) -> str:
         return MISSING
     if math.isinf(v):
         return "∞" if v > 0 else "-∞"
-    s = f"{100 * v:+,.{digits}f}%" if signed else f"{100 * v:,.{digits}f}%"
-    return s.replace("+0.0%", "0.0%").replace("-0.0%", "0.0%") if digits == 1 else s
+    if round(100 * v, digits) == 0:  # never "-0.00%" or "+0.0%"
+        return f"{0:.{digits}f}%"
+    return f"{100 * v:+,.{digits}f}%" if signed else f"{100 * v:,.{digits}f}%"
 
 
 def pval(p: Any) -> str:

@@ -67,6 +67,14 @@ def new_figure(size: str | tuple = "wide", nrows: int = 1, ncols: int = 1, **kwa
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
+def set_title(ax, text: str, width: int = 100, **kwargs) -> None:
+    """A left-aligned title wrapped at ``width`` characters (a finding can be a long sentence; a figure saved
+    without a tight bounding box must not cut it)."""
+    import textwrap
+
+    ax.set_title("\n".join(textwrap.wrap(text, width)), loc="left", fontsize=kwargs.pop("fontsize", 11), **kwargs)
+
+
 def mark_synthetic(ax) -> None:
     """Stamp an Axes as showing synthetic data (required wherever synthetic data is shown)."""
     ax.text(0.5, 0.5, SYNTHETIC_LABEL, transform=ax.transAxes, ha="center", va="center", fontsize=14,

@@ -10,7 +10,7 @@ import pandas as pd
 from capflow import assets as _assets
 from capflow import fmt
 from capflow.plots import cascade as cplots
-from capflow.plots import new_figure
+from capflow.plots import new_figure, set_title
 from capflow.studies.cascade_view import GROUP_LABEL
 
 PANEL_ORDER = ("crypto_major", "ai_token", "ai_equity", "hyperscaler", "benchmark", "semis_etf")
@@ -58,12 +58,13 @@ def prices_figure(res):
 
 def raw_vs_abnormal_figure(res):
     pa = res.per_asset()
-    pa = pa.loc[pa["ar0"].notna()]
-    fig, ax = new_figure((11, 0.32 * max(len(pa), 8) + 1.5))
-    cplots.plot_raw_vs_abnormal(pa, ax)
+    pa = pa.loc[pa["ar0"].notna()].assign(ret0=lambda d: d["ret_p0"])
+    unit = "hour" if res.params.freq == "1h" else "day"
+    fig, ax = new_figure((11, 0.32 * max(len(pa), 8) + 1.7))
+    cplots.plot_raw_vs_abnormal(pa, ax, f"{unit} 0")
     fell_pos = int(((pa["ret0"] < 0) & (pa["ar0"] > 0)).sum())
-    ax.set_title(f"Raw day-0 moves and abnormal returns: {fell_pos} of {len(pa)} assets fell yet have a positive "
-                 "abnormal return (their betas predicted larger falls)", fontsize=11, loc="left")
+    set_title(ax, f"Raw {unit}-0 moves and abnormal returns: {fell_pos} of {len(pa)} assets fell yet have a "
+                 "positive abnormal return (their betas predicted larger falls)")
     return fig
 
 
@@ -80,8 +81,7 @@ def caar_figure(res):
     row = gs.loc[(gs["group"] == "ai_token") & (gs["window"] == p.headline_window)] if len(gs) else gs
     find = (f"AI tokens {fmt.pct(row.iloc[0]['caar'])} over {p.headline_window} (KP p {fmt.pval(row.iloc[0]['kp_p'])})"
             if len(row) else "CAAR by group")
-    ax.set_title(f"Cumulative average abnormal return by group: {find}; bands: bootstrap over assets",
-                 fontsize=11, loc="left")
+    set_title(ax, f"Cumulative average abnormal return by group: {find}; bands: bootstrap over assets", 90)
     return fig
 
 

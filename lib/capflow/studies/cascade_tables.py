@@ -40,14 +40,16 @@ def abnormal_table(res) -> Table:
     pa = pa.loc[pa["benchmark"].notna()].copy()
     pa["bench"] = pa["benchmark"].map(_sym)
     win = res.params.headline_window
-    cols = ["symbol", "group_label", "ret0", "bench", "bench_ret0", "beta", "alpha", "expected0", "ar0", "car", "p",
-            "model"]
+    unit = "hour" if res.params.freq == "1h" else "day"
+    cols = ["symbol", "group_label", "p0", "ret_p0", "bench", "bench_ret0", "beta", "alpha", "expected0", "ar0", "car",
+            "p", "model"]
     return Table("abnormal_by_asset", "Why an abnormal return can be positive on a crash day", pa[cols],
-                 {"ret0": "pct", "bench_ret0": "pct", "beta": "num", "alpha": "pct2", "expected0": "pct",
-                  "ar0": "pct", "car": "pct", "p": "p", "model": "text", "bench": "text"},
-                 {"symbol": "asset", "group_label": "group", "ret0": "raw day 0", "bench": "benchmark",
-                  "bench_ret0": "benchmark day 0",
-                  "alpha": "alpha (daily)", "expected0": "alpha + beta x benchmark", "ar0": "abnormal day 0",
+                 {"p0": "datetime" if unit == "hour" else "date", "ret_p0": "pct", "bench_ret0": "pct",
+                  "beta": "num", "alpha": "pct2", "expected0": "pct", "ar0": "pct", "car": "pct", "p": "p",
+                  "model": "text", "bench": "text"},
+                 {"symbol": "asset", "group_label": "group", "p0": f"{unit} 0", "ret_p0": f"raw {unit} 0",
+                  "bench": "benchmark", "bench_ret0": f"benchmark {unit} 0", "alpha": f"alpha (per {unit})",
+                  "expected0": "alpha + beta x benchmark", "ar0": f"abnormal {unit} 0",
                   "car": f"CAR {win}", "p": f"p (CAR {win})"},
                  "Abnormal = raw minus what the benchmark's move predicts from the estimation-window beta: an asset "
                  "with beta 1.8 that falls 14% while its benchmark falls 14% has a positive abnormal return.")

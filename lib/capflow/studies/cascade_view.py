@@ -80,20 +80,33 @@ class CascadeResult(Result):
         ev = self.events.set_index("asset")
         mv["group"] = mv["asset"].map(ev["group"]).fillna(mv["asset"].map(lambda a: _assets.group_of(a) or "benchmark"))
         mv["benchmark"] = mv["asset"].map(ev["benchmark"])
-        rets = self.inputs.daily_close.pct_change(fill_method=None)
-        mv["bench_ret0"] = [rets.at[d, b] if isinstance(b, str) and b in rets.columns and d in rets.index else np.nan
-                            for d, b in zip(mv["day0"], mv["benchmark"])]
         fit = self.fits().set_index("asset")
         for c in ("alpha", "beta", "sigma", "r2", "model"):
             mv[c] = mv["asset"].map(fit[c]) if c in fit.columns else np.nan
-        mv["expected0"] = mv["alpha"] + mv["beta"] * mv["bench_ret0"]
-        mv["ar0"] = mv["ret0"] - mv["expected0"]
-        car = self._cars()
-        mv = mv.merge(car, on="asset", how="left")
+        mv = mv.merge(self._period0(), on="asset", how="left").merge(self._cars(), on="asset", how="left")
         mv["symbol"] = mv["asset"].map(_sym)
         mv["group_label"] = mv["group"].map(lambda g: GROUP_LABEL.get(g, g))
         order = {g: i for i, g in enumerate(GROUP_LABEL)}
         return mv.sort_values(["group", "ret0"], key=lambda s: s.map(order) if s.name == "group" else s)
+
+    def _period0(self) -> pd.DataFrame:
+        """The engine's period-0 numbers per asset (the day or the hour holding the event): raw return, the
+        benchmark's return, the normal (expected) return and the abnormal return."""
+        parts = []
+        for r in (self.result, self.dimson):
+            if r is None or r.ar.empty:
+                continue
+            a = r.ar.loc[r.ar["rel"] == 0, ["asset", "timestamp", "ret", "normal", "ar"]]
+            parts.append(a)
+        cols = ["asset", "p0", "ret_p0", "expected0", "ar0", "bench_ret0"]
+        if not parts:
+            return pd.DataFrame(columns=cols)
+        a = pd.concat(parts, ignore_index=True).rename(columns={"timestamp": "p0", "ret": "ret_p0",
+                                                                "normal": "expected0", "ar": "ar0"})
+        bench = self.events.set_index("asset")["benchmark"]
+        a["bench_ret0"] = [self.market.at[t, bench[x]] if t in self.market.index else np.nan
+                           for x, t in zip(a["asset"], a["p0"])]
+        return a[cols]
 
     def _cars(self) -> pd.DataFrame:
         parts = [r.car.loc[r.car["window"] == self.params.headline_window, ["asset", "car", "p"]]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from capflow import fmt
 from capflow.plots import cascade as cplots
-from capflow.plots import new_figure
+from capflow.plots import new_figure, set_title
 from capflow.studies.base import Table
 from capflow.studies.cascade_tables import TEST_ORDER, _window_key
 from capflow.studies.cascade_view import GROUP_LABEL, TEST_LABEL
@@ -70,13 +70,13 @@ def build_figures(res) -> dict[str, Any]:
     ax.set_ylabel(f"CAAR {res.params.headline_window} (%)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     neg = per.loc[per["group"] == "ai_token", "caar"]
-    ax.set_title(f"Abnormal returns by cascade: AI tokens below their BTC-beta prediction in {int((neg < 0).sum())} "
-                 f"of {len(neg)} cascades", fontsize=11, loc="left")
+    set_title(ax, f"Abnormal returns by cascade: AI tokens below their BTC-beta prediction in {int((neg < 0).sum())} "
+                 f"of {len(neg)} cascades")
     bands = caar_path_bands(res.result.ar, n_boot=min(int(res.params.n_boot), 1000) or 200,
                             alpha=res.params.alpha, seed=res.params.seed)
     fig2, ax2 = new_figure((11, 4.4))
     cplots.plot_caar_paths(bands, ax2, "trading days", GROUP_LABEL)
-    ax2.set_title("Pooled CAAR paths across cascades (bands: bootstrap over events)", fontsize=11, loc="left")
+    set_title(ax2, "Pooled CAAR paths across cascades (bands: bootstrap over events)")
     return {"per_cascade": fig, "pooled_paths": fig2}
 
 

@@ -641,14 +641,15 @@ def test_published_text_shows_no_absolute_paths(tmp_path, template, expected):
 
 # ------------------------------------------------------------------------- 7. publishing: faults mid-run
 def _publish_once(box) -> Path:
-    from capflow.report import load_runs, run_reports
-    from capflow.report.environment import DataMode
-
-    cfg = box.run_list({"runs": [OK_RUN]})
-    mode = DataMode("offline", "test", str(box.root / "snap"))
-    out = run_reports(load_runs(cfg), output=box.out, data_mode=mode, progress=False, html=False, argv=["t"],
-                      force=True, timeout=120)
-    assert out.exit_code == 0
+    """A previous report in the output folder (as a published one looks: index, manifest, one run's files)."""
+    box.run_list({"runs": [OK_RUN]})
+    run = box.out / "runs" / "ok"
+    (run / "results").mkdir(parents=True)
+    for name, text in {"ok.ipynb": '{"cells": []}', "ok.html": "<html>previous</html>", "run.log": "previous",
+                       "results/table.csv": "a,b\n1,2\n"}.items():
+        (run / name).write_text(text)
+    (box.out / "index.html").write_text('<html><a href="runs/ok/ok.html">ok</a></html>')
+    (box.out / "manifest.json").write_text('{"status": "ok"}')
     return box.out
 
 

@@ -191,3 +191,19 @@ def test_params_errors_are_one_line(kw, fragment):
 def test_hourly_defaults_follow_freq():
     p = cs.Params(freq="1h")
     assert p.event_window == [-24, 48] and p.estimation_window[1] < -24 and p.headline_window == "[0,+24]"
+
+
+def test_a_mixed_clock_series_kept_on_request_is_flagged_in_every_table(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CAPFLOW_OFFLINE", "1")
+    mp.setenv("CAPFLOW_CACHE", str(tmp_path_factory.mktemp("cache")))
+    try:
+        p = cs.Params(event_date="2026-02-05", n_boot=0, keep_mixed_clock=True, groups="ai_token")
+        res = cs.run(cs.load_inputs(p), p)
+    finally:
+        mp.undo()
+    assert "internet-computer" in set(res.result.car["asset"])  # kept
+    for name in ("raw_moves", "abnormal_by_asset"):
+        shown = res.tables()[name].formatted()
+        assert "ICP (mixed clock)" in set(shown["asset"]), name
+    assert any(n.kind == "caveat" and "kept on request" in n.reason for n in res.notes)

@@ -143,6 +143,7 @@ def run(inputs, params=None):
     events = inputs.events.loc[inputs.events["asset"].isin(returns.columns)
                                & inputs.events["benchmark"].isin(returns.columns)].reset_index(drop=True)
     win = _windows(returns, events, p)
+    mixed: dict[str, str] = {}
     if p.freq == "1d" and len(inputs.sources.columns):
         mixed = clean.mixed_clock(inputs.sources, {a: (lo, win.evt[a][1]) for a, (lo, _) in win.est.items()})
         if p.keep_mixed_clock:
@@ -172,7 +173,7 @@ def run(inputs, params=None):
     return CascadeResult(p, notes, inputs=inputs, events=events, windows=win, result=res, dimson=dims,
                          robustness=rob, moves=_moves(inputs, p), confounded=conf, removed=removed,
                          exclusions=excl, anatomy=_anatomy(inputs, p), returns=returns, excluded=excluded,
-                         market=market)
+                         market=market, flagged={a: d for a, d in mixed.items() if p.keep_mixed_clock})
 
 
 __all__ = ["run", "Windows"]

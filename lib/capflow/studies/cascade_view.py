@@ -84,7 +84,8 @@ class CascadeResult(Result):
         for c in ("alpha", "beta", "sigma", "r2", "model"):
             mv[c] = mv["asset"].map(fit[c]) if c in fit.columns else np.nan
         mv = mv.merge(self._period0(), on="asset", how="left").merge(self._cars(), on="asset", how="left")
-        mv["symbol"] = mv["asset"].map(_sym)
+        flagged = getattr(self, "flagged", {})
+        mv["symbol"] = mv["asset"].map(lambda a: f"{_sym(a)} (mixed clock)" if a in flagged else _sym(a))
         mv["group_label"] = mv["group"].map(lambda g: GROUP_LABEL.get(g, g))
         order = {g: i for i, g in enumerate(GROUP_LABEL)}
         return mv.sort_values(["group", "ret0"], key=lambda s: s.map(order) if s.name == "group" else s)

@@ -76,13 +76,13 @@ def _open(page_url: str, shot: Path) -> dict:
 
 
 def test_index_renders(site, shots):
-    got = _open((site / "index.html").as_uri(), shots / "index.png")
+    got = _open((site / "index.html").as_uri(), shots / "fixture_index.png")
     assert got["tables"] == 1 and got["rows"] >= 2 and got["errors"] == []
-    assert (shots / "index.png").stat().st_size > 1000
+    assert (shots / "fixture_index.png").stat().st_size > 1000
 
 
 def test_report_renders_tables_and_figures(site, shots):
-    got = _open((site / "runs" / "ok" / "ok.public.html").as_uri(), shots / "report.png")
+    got = _open((site / "runs" / "ok" / "ok.public.html").as_uri(), shots / "fixture_report.png")
     assert got["tables"] >= 1 and got["errors"] == []
     assert got["img"] and all(w > 0 for w in got["img"]), got["img"]
-    assert (shots / "report.png").stat().st_size > 1000
+    assert (shots / "fixture_report.png").stat().st_size > 1000

@@ -300,7 +300,6 @@ def _tiled(kind: str, width: int, k: int) -> np.ndarray:
 def _add_cell_sums(out: dict, values: np.ndarray, mask: np.ndarray | None, n_est: int, seg: np.ndarray,
                    n_seg: int, t_obs: np.ndarray, u: bool, g: bool, a: bool) -> None:
     """Add the segment sums of masked or tied rows, from their per-cell arrays (:func:`rank_stats`)."""
-    width = values.shape[1]
     rk = rank_stats(values, mask, n_est, est_rank=a, median=g)
     cells = {}
     if u:

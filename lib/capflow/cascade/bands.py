@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from capflow import assets as _assets
-from capflow import config
-from capflow.calendars import utc_timestamp
 
 log = logging.getLogger(__name__)
-from capflow.cascade._base import CascadeError
 
 def caar_path_bands(ar: pd.DataFrame, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
     """Bootstrap band of the CAAR path per group, resampling assets (events) with replacement.

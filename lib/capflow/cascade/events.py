@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from capflow import assets as _assets
-from capflow import config
-from capflow.calendars import utc_timestamp
 
 log = logging.getLogger(__name__)
 from capflow.cascade._base import CascadeError, _ts

@@ -27,11 +27,9 @@ from collections import Counter
 
 import pandas as pd
 
-from capflow import config
 from capflow.assets import Asset
 from capflow.data import cache, live, snapshot
 from capflow.data.request import warn_fallback
-from capflow.data.validate import InvalidDataError, check_values
 
 log = logging.getLogger(__name__)
 

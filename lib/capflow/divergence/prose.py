@@ -86,7 +86,7 @@ def ytd_sentence(r) -> str:
 
 def comovement_sentence(r) -> str:
     """Do AI tokens trade like crypto or like AI: variance shares of the two-factor model."""
-    p, s, full = r.params, r.sample, r.comove.two_factor_full
+    p, full = r.params, r.comove.two_factor_full
     f1, f2 = p.factors
     w = mid_window(p.windows)
     shares = r.comove.two_factor[w][[f"share_{f1}", f"share_{f2}"]].dropna()

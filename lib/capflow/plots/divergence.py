@@ -382,7 +382,7 @@ def correlations_figure(corr: pd.DataFrame, title: str, marks=()):
         a, b = pair.split(" ~ ")
         plot_rolling_correlation(frame, ax=ax, title=f"{display_name(a)} with {display_name(b)}",
                                  marks=marks if "AI tokens" in pair else ())
-    handles, labels = {}, []
+    handles = {}
     for ax in axes.ravel()[:len(pairs)]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)

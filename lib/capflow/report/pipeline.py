@@ -8,7 +8,6 @@ import logging
 import multiprocessing as mp
 import os
 import queue
-import shutil
 import sys
 import threading
 import time

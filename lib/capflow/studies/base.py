@@ -250,6 +250,15 @@ def params_from(cls: type, values: Mapping[str, Any]):
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
+class StudyParams:
+    """Mixin of every study's frozen ``Params`` dataclass: build it from a notebook's ``globals()``."""
+
+    @classmethod
+    def from_vars(cls, values: Mapping[str, Any]):
+        """Params from a mapping holding (at least) the fields; other names are ignored, missing ones default."""
+        return params_from(cls, values)
+
+
 def params_dict(params: Any) -> dict[str, Any]:
     """A dataclass of parameters as a plain JSON-able dict."""
     return json.loads(json.dumps(dataclasses.asdict(params), default=str))

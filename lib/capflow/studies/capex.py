@@ -24,7 +24,7 @@ from capflow import capex_inference as _ci
 from capflow import capex_spend as _sp
 from capflow import fmt
 from capflow.capex import CapexError
-from capflow.studies.base import Notes, Result, StudyError, Table, captured, params_from
+from capflow.studies.base import StudyParams, Notes, Result, StudyError, Table, captured, params_from
 
 STUDY_MODELS: tuple[str, ...] = ("constant_mean", "market_adjusted", "market")
 
@@ -63,7 +63,7 @@ def _choice(value: Any, name: str, valid: tuple[str, ...]) -> None:
 
 
 @dataclass(frozen=True)
-class Params:
+class Params(StudyParams):
     """Parameters of the capex study (the notebook's ``parameters`` cell), validated on construction.
 
     Every error is one :class:`StudyError` line naming the parameter, what was wrong and what is valid.
@@ -123,10 +123,6 @@ class Params:
         """Company tickers, upper case."""
         return [c.upper() for c in _items(self.companies, "companies")]
 
-    @classmethod
-    def from_vars(cls, values: dict) -> "Params":
-        """Params from a mapping holding the fields (a notebook's ``globals()``)."""
-        return params_from(cls, values)
 
     @property
     def group_list(self) -> list[str]:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from capflow import assets as _assets
 from capflow import calendars
-from capflow.studies.base import Notes, StudyError, params_from
+from capflow.studies.base import StudyParams, Notes, StudyError
 
 DAILY = {"estimation_window": [-250, -11], "event_window": [-10, 10],
          "car_windows": [[0, 0], [0, 1], [-1, 1], [0, 5], [-5, 10]], "headline_window": "[0,+1]",
@@ -41,17 +41,16 @@ MODELS = ("market", "market_adjusted", "constant_mean")
 FREQS = ("1d", "1h")
 
 
-@dataclass(frozen=True)
-class Params:
-    """Parameters of one cascade study (``None`` windows take the defaults of ``freq``: :data:`DAILY`,
-    :data:`HOURLY`)."""
+def _default_benchmarks() -> dict:
+    return {"ai_token": "bitcoin", "crypto_major": "bitcoin", "ai_equity": "QQQ", "hyperscaler": "QQQ"}
 
-    event_date: str = "2026-02-05"
+
+@dataclass(frozen=True)
+class EventParams(StudyParams):
+    """The event-study settings both cascade studies share (``None`` windows: the defaults of the frequency)."""
+
     groups: str = "ai_token,crypto_major,ai_equity,hyperscaler"
-    benchmarks: dict = field(default_factory=lambda: {"ai_token": "bitcoin", "crypto_major": "bitcoin",
-                                                      "ai_equity": "QQQ", "hyperscaler": "QQQ"})
-    extra_moves: str = "SPY"
-    freq: str = "1d"
+    benchmarks: dict = field(default_factory=_default_benchmarks)
     model: str = "market"
     estimation_window: Any = None
     event_window: Any = None
@@ -63,6 +62,35 @@ class Params:
     seed: int = 0
     exclude_pad: int = 2
     exclude_capex_groups: str = "ai_equity,hyperscaler,semis_etf"
+
+    def _check(self, defaults: dict) -> None:
+        """Validate the shared settings and fill the windows left as None from ``defaults``."""
+        if self.model not in MODELS:
+            raise StudyError(f"parameter model={self.model!r} is not valid; valid: {', '.join(MODELS)}")
+        if not 0 < self.alpha < 1:
+            raise StudyError(f"parameter alpha={self.alpha!r} must be between 0 and 1, e.g. 0.05")
+        if not isinstance(self.benchmarks, dict) or not self.benchmarks:
+            raise StudyError(f"parameter benchmarks={self.benchmarks!r} must map each group to a benchmark asset, "
+                             "e.g. {'ai_token': 'bitcoin'}")
+        for k, v in defaults.items():
+            if getattr(self, k) is None:
+                object.__setattr__(self, k, v)
+
+    def window_label(self, w) -> str:
+        """The label of a window as the engine writes it (``[0,0]``, ``[0,+1]``, ``[-1,+1]``)."""
+        from capflow._es_common import window_label
+
+        return window_label((int(w[0]), int(w[1])))
+
+
+@dataclass(frozen=True)
+class Params(EventParams):
+    """Parameters of one cascade study (``None`` windows take the defaults of ``freq``: :data:`DAILY`,
+    :data:`HOURLY`)."""
+
+    event_date: str = "2026-02-05"
+    extra_moves: str = "SPY"
+    freq: str = "1d"
     drop_confounded: bool = False
     keep_mixed_clock: bool = False
     anatomy_lookback: str = "24h"
@@ -72,34 +100,14 @@ class Params:
     def __post_init__(self) -> None:
         if self.freq not in FREQS:
             raise StudyError(f"parameter freq={self.freq!r} is not supported; valid: {', '.join(FREQS)}")
-        if self.model not in MODELS:
-            raise StudyError(f"parameter model={self.model!r} is not valid; valid: {', '.join(MODELS)}")
         calendars.utc_timestamp(self.event_date, "event_date", StudyError)
-        if not 0 < self.alpha < 1:
-            raise StudyError(f"parameter alpha={self.alpha!r} must be between 0 and 1, e.g. 0.05")
-        defaults = DAILY if self.freq == "1d" else HOURLY
-        for k, v in defaults.items():
-            if getattr(self, k) is None:
-                object.__setattr__(self, k, v)
-        if not isinstance(self.benchmarks, dict) or not self.benchmarks:
-            raise StudyError(f"parameter benchmarks={self.benchmarks!r} must map each group to a benchmark asset, "
-                             "e.g. {'ai_token': 'bitcoin'}")
-
-    @classmethod
-    def from_vars(cls, values: dict) -> "Params":
-        """Params from a mapping holding the fields (a notebook's ``globals()``)."""
-        return params_from(cls, values)
+        self._check(DAILY if self.freq == "1d" else HOURLY)
 
     @property
     def t0(self) -> pd.Timestamp:
         """The event date (UTC midnight)."""
         return calendars.utc_timestamp(self.event_date, "event_date", StudyError).normalize()
 
-    def window_label(self, w) -> str:
-        """The label of a window as the engine writes it (``[0,0]``, ``[0,+1]``, ``[-1,+1]``)."""
-        from capflow._es_common import window_label
-
-        return window_label((int(w[0]), int(w[1])))
 
 
 @dataclass

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from capflow import assets as _assets
 from capflow import fmt
 from capflow.studies.base import Table
 from capflow.studies.cascade_view import GROUP_LABEL, TEST_LABEL, _sym

@@ -19,7 +19,7 @@ Design
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,46 +28,20 @@ import pandas as pd
 from capflow import assets as _assets
 from capflow import calendars, fmt
 from capflow.cascade import clean
-from capflow.studies.base import Notes, Result, StudyError, Table, params_from, quiet
-from capflow.studies.cascade import DAILY, _capex_events, _group_of, _load_wide, event_time_of
+from capflow.studies.base import Notes, Result, StudyError, Table, quiet
+from capflow.studies.cascade import DAILY, EventParams, _capex_events, _group_of, _load_wide, event_time_of
 from capflow.studies.cascade_run import _engine_notes, _off_clock, _windows
 from capflow.studies.cascade_view import GROUP_LABEL
 
 
 @dataclass(frozen=True)
-class Params:
-    """Parameters of the all-cascades study (daily bars)."""
+class Params(EventParams):
+    """Parameters of the all-cascades study (daily bars): which cascades, and the shared event-study settings."""
 
     dates: str = "all"
-    groups: str = "ai_token,crypto_major,ai_equity,hyperscaler"
-    benchmarks: dict = field(default_factory=lambda: {"ai_token": "bitcoin", "crypto_major": "bitcoin",
-                                                      "ai_equity": "QQQ", "hyperscaler": "QQQ"})
-    model: str = "market"
-    estimation_window: Any = None
-    event_window: Any = None
-    car_windows: Any = None
-    headline_window: Any = None
-    min_estimation: Any = None
-    alpha: float = 0.05
-    n_boot: int = 1000
-    seed: int = 0
-    exclude_pad: int = 2
-    exclude_capex_groups: str = "ai_equity,hyperscaler,semis_etf"
 
     def __post_init__(self) -> None:
-        if self.model not in ("market", "market_adjusted", "constant_mean"):
-            raise StudyError(f"parameter model={self.model!r} is not valid; valid: market, market_adjusted, "
-                             "constant_mean")
-        if not 0 < self.alpha < 1:
-            raise StudyError(f"parameter alpha={self.alpha!r} must be between 0 and 1, e.g. 0.05")
-        for k, v in DAILY.items():
-            if getattr(self, k) is None:
-                object.__setattr__(self, k, v)
-
-    @classmethod
-    def from_vars(cls, values: dict) -> "Params":
-        """Params from a mapping holding the fields (a notebook's ``globals()``)."""
-        return params_from(cls, values)
+        self._check(DAILY)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from capflow import assets as _assets
 from capflow import divergence as D
 from capflow import returns as R
 from capflow.divergence import prose
-from capflow.studies.base import Notes, Result, StudyError, Table, params_from
+from capflow.studies.base import StudyParams, Notes, Result, StudyError, Table
 
 LOOKBACK_DAYS = 10        # prices start this many days before the base date (a price at or before it exists)
 CAP_LOOKBACK_DAYS = 62    # market caps start earlier (a cap is known at the base date)
@@ -56,7 +56,7 @@ def _check(ok: bool, message: str) -> None:
 
 
 @dataclass(frozen=True)
-class Params:
+class Params(StudyParams):
     """Parameters of the divergence study (defaults: the notebook's; ``assets="all"``: every registry asset)."""
 
     base_date: str = D.DEFAULT_BASE
@@ -146,10 +146,6 @@ class Params:
         _check(self.max_gap is None or (isinstance(self.max_gap, int) and self.max_gap >= 1),
                f"parameter max_gap={self.max_gap!r} must be a whole number of rows >= 1 or None")
 
-    @classmethod
-    def from_vars(cls, values: dict) -> "Params":
-        """Params from a mapping holding the fields (a notebook's ``globals()``); other names are ignored."""
-        return params_from(cls, values)
 
     def asset_ids(self) -> list[str]:
         """Every asset id the study loads: ``assets``, the basket members and the named series."""

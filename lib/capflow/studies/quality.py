@@ -14,13 +14,13 @@ import pandas as pd
 
 from capflow import assets as _assets
 from capflow import calendars, fmt
-from capflow.studies.base import Notes, Result, StudyError, Table, params_from, quiet
+from capflow.studies.base import StudyParams, Notes, Result, StudyError, Table, quiet
 
 FREQS = ("1d", "1h", "4h")
 
 
 @dataclass(frozen=True)
-class Params:
+class Params(StudyParams):
     """Which assets, which range, which bars."""
 
     assets: str = "crypto_major,ai_token,ai_equity,hyperscaler,semis_etf,benchmark,crypto_equity"
@@ -35,10 +35,6 @@ class Params:
         if self.end and calendars.utc_timestamp(self.end, "end", StudyError) < s:
             raise StudyError(f"parameters start={self.start} and end={self.end}: start must be on or before end")
 
-    @classmethod
-    def from_vars(cls, values: dict) -> "Params":
-        """Params from a mapping holding the fields (a notebook's ``globals()``)."""
-        return params_from(cls, values)
 
 
 @dataclass

@@ -457,6 +457,23 @@ def test_cache_files_are_world_readable_and_stale_temps_removed(tmp_path, monkey
     assert not stale.exists()
 
 
+def test_an_old_temp_file_of_a_killed_writer_is_removed_on_the_next_read(tmp_path, monkeypatch):
+    import time
+
+    from capflow.data import cache
+
+    monkeypatch.setenv("CAPFLOW_CACHE", str(tmp_path / "c"))
+    path = cache.path_for("coingecko", "bitcoin", "1d")
+    path.parent.mkdir(parents=True)
+    old, fresh = path.parent / f".{path.name}.dead.tmp", path.parent / f".{path.name}.live.tmp"
+    old.write_bytes(b"x" * 1000)
+    fresh.write_bytes(b"y")
+    past = time.time() - 2 * cache.STALE_TEMP_SECONDS
+    os.utime(old, (past, past))
+    assert cache.read("coingecko", "bitcoin", "1d") is None
+    assert not old.exists() and fresh.exists()  # a temp file a writer may still be filling is left alone
+
+
 def _umask() -> int:
     m = os.umask(0)
     os.umask(m)

@@ -150,6 +150,7 @@ def read(source: str, asset_id: str, freq: str, columns: Iterable[str] | None = 
         rows/first/last not matching its metadata) is moved aside with :class:`CacheCorruptWarning` and is a miss.
     """
     path = path_for(source, asset_id, freq)
+    remove_stale_temps(path, min_age=STALE_TEMP_SECONDS)
     if not path.is_file():
         return None
     try:
@@ -270,11 +271,23 @@ def _to_table(frame: pd.DataFrame, meta: dict) -> pa.Table:
 FILE_MODE = 0o644
 
 
-def remove_stale_temps(path: Path) -> int:
-    """Delete temp files of ``path`` left by a killed writer; call with the file's lock held. Returns the count."""
-    n = 0
+#: A temp file older than this cannot belong to a live writer (writes take seconds): removed on the next open.
+STALE_TEMP_SECONDS = 3600
+
+
+def remove_stale_temps(path: Path, min_age: float = 0.0) -> int:
+    """Delete temp files of ``path`` left by a killed writer; returns the count.
+
+    With the file's lock held (a write) every temp file of ``path`` is stale; without it (a read) only those older
+    than ``min_age`` seconds are removed.
+    """
+    import time
+
+    n, now = 0, time.time()
     for tmp in path.parent.glob(f".{path.name}.*.tmp"):
         with contextlib.suppress(FileNotFoundError):
+            if min_age and now - tmp.stat().st_mtime < min_age:
+                continue
             tmp.unlink()
             n += 1
     if n:

@@ -30,9 +30,10 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
-## Speed and memory benchmarks (figures, not pass/fail).
+## Speed and memory benchmarks: one table (area, figure, value, target, met), offline on the embedded snapshot.
+## BENCH_ARGS: --quick (smaller sizes), --only NAME, --with-tests (also time the whole test suite).
 bench: $(STAMP)
-	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) reports/*.html reports/runs .pytest_cache

@@ -1,27 +1,37 @@
 """Benchmark: all rolling statistics of capflow.divergence for 30 assets x ~3 years daily x 3 windows, the
-Diebold-Yilmaz connectedness (full sample and rolling), and the whole study (load + run) on its defaults.
+Diebold-Yilmaz connectedness (full sample and rolling), the crypto-at-equity-close sampling, and the whole study
+(load + run + figures) on its defaults.
 
-Uses the real snapshot (the 30 assets with the most daily rows, 2023-06-01..2026-05-31, equity-session clock)
-when available, else synthetic returns of the same shape (labelled SYNTHETIC). Prints wall time and peak memory.
-Run: CAPFLOW_SNAPSHOT=/work/shared/data CAPFLOW_OFFLINE=1 CAPFLOW_SOURCES=snapshot python benchmarks/bench_divergence.py
+Data: the embedded snapshot, offline, with a private cache (the 30 assets with the most daily rows,
+2023-06-01..2026-05-31, equity-session clock); without a snapshot, synthetic returns of the same shape
+(labelled SYNTHETIC). Timings are untraced (median of ``--repeat`` runs after a warm-up; rolling connectedness half as many); peak memory comes
+from one extra run under tracemalloc. Target: the rolling statistics < 1 s; the rest is informational.
+
+Run: ``python benchmarks/bench_divergence.py [--repeat 5] [--quick]``.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 import tracemalloc
 import warnings
 
-import numpy as np
-import pandas as pd
+import _rows
+from _rows import Row, check, info, mib, ms, secs
 
-from capflow import divergence as D
-from capflow import returns as R
-
+AREA = "divergence"
 WINDOWS = (30, 90, 180)
+TARGET_S = 1.0
 
 
-def inputs() -> tuple[pd.DataFrame, str]:
+def inputs():
+    """Daily returns of the 30 assets with the most rows (snapshot), or synthetic ones of the same shape."""
+    import numpy as np
+    import pandas as pd
+
+    from capflow import returns as R
+
     try:
         from capflow.data import load_prices
 
@@ -37,7 +47,12 @@ def inputs() -> tuple[pd.DataFrame, str]:
         return pd.DataFrame(rng.normal(0, 0.02, (756, 30)), idx, [f"s{i}" for i in range(30)]), "SYNTHETIC"
 
 
-def all_rolling(rets: pd.DataFrame) -> dict:
+def all_rolling(rets) -> dict:
+    """Rolling betas, every pair's rolling correlation and the rolling two-factor regressions, for every window."""
+    import pandas as pd
+
+    from capflow import divergence as D
+
     bench, eq = rets.iloc[:, 0], rets.iloc[:, 1:6].mean(axis=1)
     f = pd.DataFrame({"f1": bench, "f2": eq})
     pairs = [(a, b) for i, a in enumerate(rets.columns) for b in rets.columns[i + 1:]]
@@ -46,42 +61,71 @@ def all_rolling(rets: pd.DataFrame) -> dict:
             "two_factor": {w: D.rolling_two_factor(rets, f, w) for w in WINDOWS}}
 
 
-def bench_equity_close() -> None:
+def timed(fn, repeat: int) -> tuple[list[float], float, object]:
+    """Wall times of ``repeat`` untraced calls after one warm-up, then the peak traced memory of one more call."""
+    fn()
+    walls = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - t0)
+    tracemalloc.start()
+    out = fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return walls, peak, out
+
+
+def bench_rolling(rets, origin: str, repeat: int) -> list[Row]:
+    """The target figure: every rolling statistic, 30 assets x 3 windows."""
+    walls, peak, res = timed(lambda: all_rolling(rets), repeat)
+    what = (f"{rets.shape[1]} assets x {rets.shape[0]} sessions x {len(WINDOWS)} windows; "
+            f"{res['pair_corr'].shape[1]} correlations, {res['betas']['beta'].shape[1]} betas, "
+            f"{len(WINDOWS) * rets.shape[1]} two-factor fits")
+    print(f"rolling statistics ({origin}: {what}): walls " + " ".join(f"{w:.3f}" for w in walls))
+    med = statistics.median(walls)
+    return [check(AREA, f"rolling statistics, {origin} {rets.shape[1]} assets x {rets.shape[0]} sessions x "
+                        f"{len(WINDOWS)} windows (median of {len(walls)})", f"{secs(med)} (min {secs(min(walls))})", f"< {TARGET_S:g} s",
+                  med < TARGET_S),
+            info(AREA, "  peak traced memory", mib(peak))]
+
+
+def bench_connectedness(rets, origin: str, repeat: int, window: int = 200, horizon: int = 10) -> list[Row]:
+    """Connectedness of 6 series (the study's default size): lag choice, full-sample table, rolling windows."""
+    from capflow import divergence as D
+
+    data = rets.iloc[:, :6]
+    D.var_connectedness(data.iloc[:300], 1, horizon)  # warm-up (imports)
+    lags = D.select_lags(data, 5, "bic")
+    t_lag, _, _ = timed(lambda: D.select_lags(data, 5, "bic"), repeat)
+    t_full, _, full = timed(lambda: D.var_connectedness(data, lags, horizon), repeat)
+    t_roll, _, roll = timed(lambda: D.rolling_connectedness(data, window, lags, horizon), max(1, repeat // 2))
+    roll_s = statistics.median(t_roll)
+    shape = f"{data.shape[1]} series x {full.n} rows, VAR({lags}), H={horizon}"
+    return [info(AREA, f"connectedness, {shape}: lag choice / full sample",
+                 f"{ms(statistics.median(t_lag))} / {ms(statistics.median(t_full))}"),
+            info(AREA, f"  rolling connectedness, {len(roll)} windows of {window}",
+                 f"{secs(roll_s)} ({1e3 * roll_s / max(len(roll), 1):.2f} ms per window)")]
+
+
+def bench_equity_close(repeat: int) -> list[Row]:
     """crypto_at_equity_close sampling: 30 columns x 3 years of hourly bars (SYNTHETIC prices, shape only)."""
+    import numpy as np
+    import pandas as pd
+
+    from capflow import returns as R
+
     rng = np.random.default_rng(1)
     idx = pd.date_range("2023-06-01", "2026-05-31 23:00", freq="h", tz="UTC")
     hourly = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.003, (len(idx), 30)), axis=0)), idx,
                           [f"s{i}" for i in range(30)])
-    hourly[hourly > 1e9] = np.nan  # keep the frame's dtype/NaN handling realistic
-    R.session_close_returns(hourly.iloc[:500])  # warm-up (calendar)
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    out = R.session_close_returns(hourly)
-    wall = time.perf_counter() - t0
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    print(f"crypto_at_equity_close (SYNTHETIC hourly, {hourly.shape[1]} columns x {len(hourly)} bars -> "
-          f"{len(out)} XNYS sessions): wall time {wall:.3f} s; peak traced memory {peak:.1f} MiB")
+    walls, peak, out = timed(lambda: R.session_close_returns(hourly), repeat)
+    return [info(AREA, f"crypto_at_equity_close, SYNTHETIC hourly 30 x {len(hourly):,} bars -> {len(out)} sessions",
+                 f"{secs(statistics.median(walls))} (peak {mib(peak)})")]
 
 
-def bench_connectedness(rets: pd.DataFrame, origin: str, window: int = 200, horizon: int = 10) -> None:
-    """Connectedness of 6 series (the study's default size): lag choice, full-sample table, rolling windows."""
-    data = rets.iloc[:, :6]
-    D.var_connectedness(data.iloc[:300], 1, horizon)  # warm-up (imports)
-    t0 = time.perf_counter()
-    lags = D.select_lags(data, 5, "bic")
-    t1 = time.perf_counter()
-    full = D.var_connectedness(data, lags, horizon)
-    t2 = time.perf_counter()
-    roll = D.rolling_connectedness(data, window, lags, horizon)
-    t3 = time.perf_counter()
-    print(f"connectedness ({origin}, {data.shape[1]} series x {full.n} complete rows, VAR({lags}), H={horizon}): "
-          f"lag choice {t1 - t0:.3f} s, full sample {t2 - t1:.3f} s, rolling {len(roll)} windows of {window} "
-          f"{t3 - t2:.3f} s ({1000 * (t3 - t2) / max(len(roll), 1):.2f} ms per window)")
-
-
-def bench_study() -> None:
-    """The whole study on its defaults (load_inputs + run, then figures), on the offline snapshot."""
+def bench_study() -> list[Row]:
+    """The whole study on its defaults (load_inputs + run, then figures), once, on the offline snapshot."""
     try:
         from capflow.studies import divergence as S
 
@@ -94,27 +138,23 @@ def bench_study() -> None:
         result.figures()
         t3 = time.perf_counter()
     except Exception as exc:  # no snapshot
-        print(f"study skipped ({exc})")
-        return
-    print(f"study (defaults, snapshot): load_inputs {t1 - t0:.2f} s, run {t2 - t1:.2f} s, figures {t3 - t2:.2f} s")
+        return [info(AREA, "study on its defaults", f"skipped ({type(exc).__name__}: {str(exc)[:60]})")]
+    return [info(AREA, "study on its defaults: load_inputs / run / figures (once)",
+                 f"{secs(t1 - t0)} / {secs(t2 - t1)} / {secs(t3 - t2)}")]
 
 
 def main() -> None:
+    ap = _rows.parser(__doc__)
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs of each figure (default 5; --quick: 2)")
+    args = ap.parse_args()
+    _rows.isolate()
+    repeat = 2 if args.quick else args.repeat
     rets, origin = inputs()
-    all_rolling(rets)  # warm-up (imports)
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    res = all_rolling(rets)
-    wall = time.perf_counter() - t0
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    print(f"data: {origin}, {rets.shape[1]} assets x {rets.shape[0]} rows, windows {WINDOWS}; "
-          f"{res['pair_corr'].shape[1]} pair-correlation series, {res['betas']['beta'].shape[1]} betas, "
-          f"{3 * rets.shape[1]} two-factor regressions")
-    print(f"wall time: {wall:.3f} s (goal < 1 s); peak traced memory: {peak:.1f} MiB")
-    bench_connectedness(rets, origin)
-    bench_equity_close()
-    bench_study()
+    rows = bench_rolling(rets, origin, repeat)
+    rows += bench_connectedness(rets, origin, repeat)
+    rows += bench_equity_close(repeat)
+    rows += bench_study()
+    _rows.emit(rows, "divergence: rolling statistics, connectedness, study")
 
 
 if __name__ == "__main__":

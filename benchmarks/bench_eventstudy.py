@@ -22,12 +22,13 @@ time; CPU time is the steadier figure on a shared machine; peak memory from one 
    (the input panel is allocated before tracing starts; the per-event tables are built on first access and
    are not part of it; building ``.car`` is reported separately) (target: <= 500 MiB).
 
-Run: ``python benchmarks/bench_eventstudy.py [--repeat 5] [--skip-500k]``.
+Each target is judged on the median of the paired runs' ratios (the ratio of the minima is shown beside it).
+Run: ``python benchmarks/bench_eventstudy.py [--repeat 5] [--skip-500k] [--quick]`` (``--quick``: 2 runs, no
+500k figure).
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import logging
 import tempfile
@@ -39,9 +40,11 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+import _rows
+from _rows import Row, check, info, mib, secs, times
 from capflow.eventstudy import event_study
 
-OLD = {"wall_50k": 0.74, "peak_50k_mib": 128, "added_500k_mib": 1.1 * 1024}   # figures before the battery
+AREA = "eventstudy"
 CARS = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 10))
 
 
@@ -372,8 +375,8 @@ def bench_full(repeat: int) -> dict:
     n_ar = len(res.ar)
     t_ar = time.perf_counter() - t0
     print(f"  per-event tables on first access: .car {t_car:.3f} s ({n_car:,} rows), .ar {t_ar:.3f} s ({n_ar:,} rows)")
-    return {"wall": walls.min(), "cpu": cpus.min(), "peak": peak, "floor_wall": f_walls.min(),
-            "floor_cpu": f_cpus.min(), "ratio_median": np.median(walls / f_walls), "old_wall": o_walls.min(),
+    return {"wall": walls.min(), "wall_median": np.median(walls), "cpu": cpus.min(), "peak": peak,
+            "floor_wall": f_walls.min(), "floor_cpu": f_cpus.min(), "ratio_median": np.median(walls / f_walls),
             "worst": worst}
 
 
@@ -447,45 +450,47 @@ def bench_memory(n_assets: int = 10000, n_events: int = 50, spacing: int = 270) 
     return {"peak": peak, "peak_car": peak_car}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--repeat", type=int, default=5, help="timed runs of each (min and median reported)")
-    ap.add_argument("--ref-events", type=int, default=10000)
-    ap.add_argument("--skip-500k", action="store_true")
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.ERROR)
-    full = bench_full(args.repeat)
-    ref = bench_reference(args.ref_events, args.repeat)
-    mem = None if args.skip_500k else bench_memory()
-    rows = [("engine / floor, full battery, 50k (wall min)", f"{full['wall'] / full['floor_wall']:.3f}x",
-             "<= 1.10x", full["wall"] / full["floor_wall"] <= 1.10),
-            ("engine / floor, full battery, 50k (CPU min)", f"{full['cpu'] / full['floor_cpu']:.3f}x", "<= 1.10x",
-             full["cpu"] / full["floor_cpu"] <= 1.10),
-            ("  same, median of paired runs (wall)", f"{full['ratio_median']:.3f}x", "<= 1.10x",
-             full["ratio_median"] <= 1.10)]
+def rows_for(full: dict, ref: dict | None, mem: dict | None, ref_events: int, repeat: int) -> list[Row]:
+    """Table rows: each target judged on the median of paired runs (ratio of the minima shown beside it)."""
+    rows = []
     if ref:
-        rows.insert(0, (f"speed vs eventstudy package, equal work, {args.ref_events:,} (wall min)",
-                        f"{ref['ratio_eq']:.1f}x", ">= 25x", ref["ratio_eq"] >= 25))
-        rows.insert(1, ("  same, CPU min", f"{ref['ratio_eq_cpu']:.1f}x", ">= 25x", ref["ratio_eq_cpu"] >= 25))
-        rows.insert(2, ("  same, median of paired runs (wall)", f"{ref['ratio_eq_median']:.1f}x", ">= 25x",
-                        ref["ratio_eq_median"] >= 25))
-        rows.insert(3, ("  capflow full battery vs package (wall min)", f"{ref['ratio_full']:.1f}x", "(info)", None))
+        rows += [check(AREA, f"speed vs eventstudy package, equal work, {ref_events:,} asset-events (median of "
+                             f"{repeat} paired runs)", f"{times(ref['ratio_eq_median'])} (min {times(ref['ratio_eq'])})",
+                       ">= 25x", ref["ratio_eq_median"] >= 25),
+                 info(AREA, "  same, ratio of CPU-time minima", times(ref["ratio_eq_cpu"])),
+                 info(AREA, "  capflow full battery vs package (wall min)", times(ref["ratio_full"]))]
+    else:
+        rows.append(Row(AREA, "speed vs eventstudy package", "skipped (package not installed)", ">= 25x", "-"))
+    ratio, ratio_min = full["ratio_median"], full["wall"] / full["floor_wall"]
+    rows += [check(AREA, f"full battery, 50,000 asset-events: engine / bare-numpy floor (median of {repeat} paired "
+                         "runs)", f"{times(ratio)} (min {times(ratio_min)})", "<= 1.10x", ratio <= 1.10),
+             info(AREA, "  same, ratio of CPU-time minima", times(full["cpu"] / full["floor_cpu"])),
+             info(AREA, "  floor statistics vs engine's, largest relative difference", f"{full['worst']:.1e}")]
     if mem:
-        rows.append(("memory added by 500k asset-events (traced peak)", f"{mem['peak'] / 2**20:.0f} MiB",
-                     "<= 500 MiB", mem["peak"] <= 500 * 2**20))
-        rows.append(("  same, after building .car", f"{mem['peak_car'] / 2**20:.0f} MiB", "(info)", None))
-    rows.append(("50k full battery: wall min / peak traced", f"{full['wall']:.2f} s / {full['peak'] / 2**20:.0f} MiB",
-                 f"old {OLD['wall_50k']:.2f} s / {OLD['peak_50k_mib']} MiB (6 tests)", None))
-    rows.append(("50k, the six pre-battery tests, this run: wall min", f"{full['old_wall']:.2f} s",
-                 f"old {OLD['wall_50k']:.2f} s", None))
-    if mem:
-        rows.append(("500k added", f"{mem['peak'] / 2**30:.2f} GiB", f"old {OLD['added_500k_mib'] / 1024:.1f} GiB",
-                     None))
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'figure':<{width}}  {'value':>16}  {'target':<30}  met")
-    for name, value, target, met in rows:
-        flag = "" if met is None else ("yes" if met else "NO")
-        print(f"{name:<{width}}  {value:>16}  {target:<30}  {flag}")
+        rows += [check(AREA, "memory added by 500,000 asset-events (traced peak)", mib(mem["peak"]), "<= 500 MiB",
+                       mem["peak"] <= 500 * 2**20),
+                 info(AREA, "  same, after building .car", mib(mem["peak_car"]))]
+    else:
+        rows.append(Row(AREA, "memory added by 500,000 asset-events (traced peak)", "skipped (--skip-500k/--quick)",
+                        "<= 500 MiB", "-"))
+    rows += [info(AREA, "50k full battery: wall (median; min)", f"{secs(full['wall_median'])} ({secs(full['wall'])})"),
+             info(AREA, "50k full battery: peak traced memory", mib(full["peak"]))]
+    return rows
+
+
+def main() -> None:
+    ap = _rows.parser(__doc__)
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs of each (default 5; --quick: 2)")
+    ap.add_argument("--ref-events", type=int, default=10000)
+    ap.add_argument("--skip-500k", action="store_true", help="skip the 500k memory figure (also with --quick)")
+    args = ap.parse_args()
+    _rows.isolate()
+    logging.basicConfig(level=logging.ERROR)
+    repeat = 2 if args.quick else args.repeat
+    full = bench_full(repeat)
+    ref = bench_reference(args.ref_events, repeat)
+    mem = None if args.skip_500k or args.quick else bench_memory()
+    _rows.emit(rows_for(full, ref, mem, args.ref_events, repeat), "event study on SYNTHETIC returns")
 
 
 if __name__ == "__main__":

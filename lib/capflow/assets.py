@@ -147,6 +147,18 @@ def _suggest(name: str, pool: Iterable[str], n: int = 5) -> str:
     return ", ".join(canon[h] for h in hits) or "see capflow.assets.REGISTRY"
 
 
+def calendars_by_name() -> dict[str, str]:
+    """Every look-up key (lower-case id, symbol, name) mapped to its asset's calendar, for vectorised mapping."""
+    return {k: a.calendar for k, a in _INDEX.items()}
+
+
+def find(name: str | Asset) -> Asset | None:
+    """The asset for an id, symbol or name, or None when the registry does not know it (no error, no suggestion)."""
+    if isinstance(name, Asset):
+        return name
+    return _INDEX.get(str(name).strip().lower())
+
+
 def resolve(name: str | Asset) -> Asset:
     """Return the asset for an id, symbol or name (case-insensitive).
 

@@ -41,10 +41,13 @@ def check_frame(frame: object, name: str, error: type[Exception] = ValueError, *
 
 
 def _numeric(frame: pd.DataFrame, name: str, error: type[Exception]) -> np.ndarray:
-    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or
-           pd.api.types.is_bool_dtype(frame[c])]
-    if bad:
-        raise error(f"parameter {name}: column {bad[0]!r} is not numeric ({frame[bad[0]].dtype}); pass numbers")
+    dtypes = frame.dtypes
+    ok = dtypes.map(lambda d: pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d)) \
+        if dtypes.nunique() > 1 else pd.Series(pd.api.types.is_numeric_dtype(dtypes.iloc[0])
+                                               and not pd.api.types.is_bool_dtype(dtypes.iloc[0]), index=dtypes.index)
+    if not ok.all():
+        bad = ok.index[~ok.to_numpy()][0]
+        raise error(f"parameter {name}: column {bad!r} is not numeric ({frame[bad].dtype}); pass numbers")
     return frame.to_numpy(dtype=float)
 
 
@@ -61,11 +64,25 @@ def check_prices(frame: object, name: str = "prices", error: type[Exception] = V
     return frame
 
 
+#: The level check reads at most this many cells (evenly spaced rows): a median needs no more, and a large panel
+#: is never copied whole.
+LEVEL_SAMPLE = 200_000
+
+
+def _sample(v: np.ndarray) -> np.ndarray:
+    step = max(1, int(np.ceil(v.size / LEVEL_SAMPLE)))
+    rows = v[:: max(1, step // max(v.shape[1], 1) or 1)] if v.ndim == 2 and step > 1 else v
+    flat = rows.ravel()
+    return flat[:: max(1, int(np.ceil(flat.size / LEVEL_SAMPLE)))]
+
+
 def looks_like_levels(v: np.ndarray) -> bool:
     """True when values look like price levels rather than returns: their median absolute size is 1 or more
-    (a typical daily return is a few percent; one extreme day, +1,000% on a new listing, does not trip it)."""
-    finite = np.abs(v[np.isfinite(v)])
-    return bool(finite.size) and float(np.median(finite)) >= 1.0
+    (a typical daily return is a few percent; one extreme day, +1,000% on a new listing, does not trip it).
+    Reads a bounded, evenly spaced sample of the cells."""
+    s = _sample(v)
+    s = np.abs(s[np.isfinite(s)])
+    return bool(s.size) and float(np.median(s)) >= 1.0
 
 
 def check_returns(frame: object, name: str = "returns", error: type[Exception] = ValueError,
@@ -82,7 +99,8 @@ def check_returns(frame: object, name: str = "returns", error: type[Exception] =
     frame = check_frame(frame, name, error, datetime_index=strict)
     v = _numeric(frame, name, error)
     if looks_like_levels(v):
-        raise error(f"parameter {name}: values have a median size of {np.median(np.abs(v[np.isfinite(v)])):,.4g}: "
+        s = _sample(v)
+        raise error(f"parameter {name}: values have a median size of {np.median(np.abs(s[np.isfinite(s)])):,.4g}: "
                     "these look like price levels, not simple returns; pass capflow.returns.simple_returns(prices)")
     if not strict:
         return frame

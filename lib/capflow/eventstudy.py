@@ -495,15 +495,6 @@ def _exclusion_array(exclude: pd.DataFrame | None, returns: pd.DataFrame) -> np.
     return arr if arr.any() else None
 
 
-def _calendar_of(asset: str) -> str | None:
-    from capflow import assets as _assets
-
-    try:
-        return _assets.resolve(asset).calendar
-    except KeyError:
-        return None
-
-
 def _calendar_anchor(ev: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
     """Event timestamps moved to the bar that holds them on each asset's calendar (THE anchor rule); assets
     without a known calendar keep their timestamps (the engine floors them to the grid)."""
@@ -515,8 +506,12 @@ def _calendar_anchor(ev: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFrame:
         freq = "1h"
     else:
         return ev
-    codes = ev["calendar"] if "calendar" in ev.columns else ev["asset"].map(
-        {a: _calendar_of(str(a)) for a in ev["asset"].unique()})
+    if "calendar" in ev.columns:
+        codes = ev["calendar"]
+    else:
+        from capflow import assets as _assets
+
+        codes = ev["asset"].astype(str).str.strip().str.lower().map(_assets.calendars_by_name())
     stamps = pd.DatetimeIndex(ev["timestamp"]).asi8.copy()
     for code in pd.unique(codes.dropna()):
         rows = np.flatnonzero((codes == code).to_numpy())

@@ -26,3 +26,4 @@ def offline_env(monkeypatch, tmp_path):
     monkeypatch.setenv("CAPFLOW_OFFLINE", "1")
     monkeypatch.setenv("CAPFLOW_CACHE", str(tmp_path / "cache"))
     return tmp_path
+

@@ -41,7 +41,7 @@ def published(tmp_path_factory):
     mp.setenv("CAPFLOW_CACHE", str(tmp_path_factory.mktemp("cache")))
     mp.setenv("CAPFLOW_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     try:
-        outcome = run_reports(load_runs(config.REPORTS_YAML), output=out, jobs=2, progress=False, force=True,
+        outcome = run_reports(load_runs(config.REPORTS_YAML), output=out, jobs=1, progress=False, force=True,
                               data_mode=detect_data_mode(probe=False), timeout=600)
     finally:
         mp.undo()

@@ -545,8 +545,12 @@ def test_notebook_imports_are_found(tmp_path):
     nb.write_text("# %%\n%matplotlib inline\nimport os, numpy as np\nfrom capflow import plots\n"
                   "from .rel import x\n\ndef f():\n    import hidden\n# %%\nthis is not python(\n")
     assert notebook_imports([str(nb), str(tmp_path / "absent.py")]) == ["os", "numpy", "capflow", "capflow.plots"]
-    mods = warm_modules([str(nb)])
-    assert mods[0] == "numpy" and "statsmodels.api" in mods and mods.count("numpy") == 1  # capflow: the heavy set
+    assert warm_modules([str(nb)]) == ["os", "numpy", "capflow", "capflow.plots"]  # no study: its own imports
+    study = tmp_path / "notebooks" / "s.py"
+    study.write_text("# %%\nimport numpy as np\nfrom capflow.studies import cascade as study\n")
+    mods = warm_modules([str(study)])
+    assert mods[0] == "numpy" and "statsmodels.api" in mods and mods.count("numpy") == 1  # a study: the heavy set
+    assert "capflow.studies.cascade" in mods
     assert warm_modules([str(FIXTURES / "pollute.py")]) == ["json", "os", "sys", "warnings", "pathlib",
                                                             "pathlib.Path", "matplotlib", "matplotlib.pyplot",
                                                             "numpy", "pandas"]

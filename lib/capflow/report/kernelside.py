@@ -24,9 +24,11 @@ from typing import Any
 #: import several of them lazily); a missing one is skipped.
 DEFAULT_MODULES: tuple[str, ...] = (
     "numpy", "pandas", "matplotlib", "matplotlib.pyplot", "scipy.stats", "statsmodels.api", "seaborn",
-    "IPython.display", "capflow", "capflow.assets", "capflow.data", "capflow.data.quality", "capflow.returns",
-    "capflow.eventstudy", "capflow.cascade", "capflow.capex", "capflow.capex_inference", "capflow.divergence",
-    "capflow.plots", "capflow.plots.eventstudy", "capflow.plots.capex", "capflow.plots.divergence",
+    "IPython.display", "capflow", "capflow.assets", "capflow.calendars", "capflow.data", "capflow.data.quality",
+    "capflow.returns", "capflow.eventstudy", "capflow.cascade", "capflow.capex", "capflow.capex_inference",
+    "capflow.divergence", "capflow.plots", "capflow.plots.cascade", "capflow.plots.capex",
+    "capflow.plots.divergence", "capflow.studies", "capflow.studies.show", "capflow.studies.quality",
+    "capflow.studies.cascade", "capflow.studies.cascades", "capflow.studies.capex", "capflow.studies.divergence",
 )
 
 #: State recorded by :func:`warm` and restored by :func:`reset`.

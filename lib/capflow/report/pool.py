@@ -243,8 +243,9 @@ def launch_env(run_env: dict[str, str]) -> dict[str, str]:
 def warm_modules(notebooks: Iterable[str], extra: Iterable[str] = ()) -> list[str]:
     """What the pool kernels pre-import: the queued notebooks' own imports, preceded by
     :data:`~capflow.report.kernelside.DEFAULT_MODULES` (numpy, pandas, matplotlib, scipy.stats, statsmodels,
-    seaborn, capflow's analysis modules) when any of them imports capflow. Notebooks that do not use capflow
-    (small tools, test fixtures) get only their own imports: a warm-up they would not use costs seconds."""
+    seaborn, capflow's analyses and studies) when any of them runs a study (imports ``capflow.studies``).
+    Other notebooks (small tools, test fixtures) get only their own imports: a warm-up they would not use costs
+    seconds."""
     own = notebook_imports(notebooks)
-    heavy = DEFAULT_MODULES if any(m == "capflow" or m.startswith("capflow.") for m in own) else ()
+    heavy = DEFAULT_MODULES if any(m.startswith("capflow.studies") for m in own) else ()
     return list(dict.fromkeys([*heavy, *extra, *own]))

@@ -133,6 +133,22 @@ def test_raw_moves_by_hand():
     assert mv["move_5"] == pytest.approx(80 / 105 - 1) and mv["move_7d"] == pytest.approx(80 / 103 - 1)
 
 
+def test_raw_moves_never_pass_a_gap_off_as_a_day_zero_move():
+    """SYNTHETIC, shaped like AKT in the snapshot (no bars from 2026-01-28 to 02-04): a 24/7 asset's day-0
+    move needs the close exactly one day earlier; an equity's previous session may be days earlier."""
+    days = pd.date_range("2026-01-20", "2026-02-06", freq="D", tz="UTC")
+    close = pd.DataFrame({"x": np.arange(100.0, 100.0 + len(days)), "e": np.arange(50.0, 50.0 + len(days))},
+                         index=days)
+    gap = (days > _d("2026-01-27")) & (days < _d("2026-02-05"))
+    close.loc[gap, "x"] = np.nan
+    close.loc[gap, "e"] = np.nan
+    mv = moves.raw_moves(close, {"x": _d("2026-02-05"), "e": _d("2026-02-05")}, {}, crypto={"x"}).set_index("asset")
+    assert np.isnan(mv.loc["x", "ret0"]) and np.isnan(mv.loc["x", "prev_close"])
+    assert np.isnan(mv.loc["x", "move_5"]) and np.isnan(mv.loc["x", "move_7d"])
+    assert mv.loc["e", "prev_close"] == close.loc[_d("2026-01-27"), "e"]  # the previous session, 9 days back
+    assert mv.loc["e", "ret0"] == pytest.approx(close.loc[_d("2026-02-05"), "e"] / close.loc[_d("2026-01-27"), "e"] - 1)
+
+
 def test_planted_contamination_inflates_beta_and_exclusions_recover_the_planted_ar():
     """SYNTHETIC: true beta 1; a crash day inside the estimation window (asset -30%, market -10%) inflates beta;
     removing that day from the estimation sample recovers the planted +5% day-0 abnormal return."""

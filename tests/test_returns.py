@@ -36,6 +36,26 @@ def test_simple_returns_max_gap_does_not_bridge_long_gaps():
     assert r2.isna().all()
 
 
+def test_bar_returns_never_bridge_a_crypto_gap_but_bridge_an_equity_weekend():
+    """A 24/7 column's return spans exactly one bar: after a missing day it is NaN, not a two-day move;
+    an equity's Friday-to-Monday return still lands on Monday; the union index may itself miss a day."""
+    idx = _days("2024-07-05", 5).delete(3)  # Fri, Sat, Sun, (Mon missing from the index), Tue
+    prices = pd.DataFrame({"bitcoin": [100.0, 110.0, np.nan, 121.0], "NVDA": [50.0, np.nan, np.nan, 55.0]}, idx)
+    r = R.bar_returns(prices, "1d")
+    assert r["bitcoin"].iloc[1] == pytest.approx(0.10)
+    assert np.isnan(r["bitcoin"].iloc[2]) and np.isnan(r["bitcoin"].iloc[3])  # Sat -> Tue is no one-day return
+    assert r["NVDA"].iloc[3] == pytest.approx(0.10)  # Friday -> Tuesday: the equity's previous bar
+    assert R.simple_returns(prices)["bitcoin"].iloc[3] == pytest.approx(0.10)  # the bridging this avoids
+    hourly = pd.DataFrame({"a": [1.0, 2.0, 4.0]}, pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 01:00",
+                                                                     "2024-01-01 03:00"], tz="UTC"))
+    rh = R.bar_returns(hourly, "1h", crypto=["a"])["a"]
+    assert rh.iloc[1] == pytest.approx(1.0) and np.isnan(rh.iloc[2])
+    with pytest.raises(R.ReturnsError, match="parameter freq='daily'"):
+        R.bar_returns(prices, "daily")
+    with pytest.raises(R.ReturnsError, match="column 'a' is not a registry asset"):
+        R.bar_returns(hourly, "1h")
+
+
 def test_simple_returns_rejects_non_positive_prices():
     prices = pd.DataFrame({"x": [1.0, 0.0]}, _days("2024-01-01", 2))
     with pytest.raises(R.ReturnsError, match="column 'x' has 1 value.*not positive"):

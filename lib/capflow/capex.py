@@ -499,12 +499,12 @@ def study_returns(asset_ids: Iterable[str], start: object, end: object, freq: st
         ``attrs["dropped"]``, ``attrs["request"]`` carried over from the prices, plus ``attrs["messages"]``.
     """
     from capflow.data import load_prices
-    from capflow.returns import simple_returns
+    from capflow.returns import bar_returns
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         prices = load_prices(sorted(set(asset_ids)), start, end, freq=freq, missing="drop")
-    rets = simple_returns(prices)
+    rets = bar_returns(prices, freq)
     rets.attrs.update({k: prices.attrs.get(k) for k in ("provenance", "dropped", "request")})
     dropped = prices.attrs.get("dropped") or {}
     rets.attrs["messages"] = list(dict.fromkeys(

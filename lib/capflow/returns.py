@@ -116,6 +116,44 @@ def log_returns(prices: pd.DataFrame | pd.Series, max_gap: int | None = None) ->
     return np.log1p(simple_returns(prices, max_gap=max_gap))
 
 
+def bar_returns(prices: pd.DataFrame | pd.Series, freq: str = "1d",
+                crypto: Iterable[str] | None = None) -> pd.DataFrame:
+    """Simple returns on each asset's own clock: a 24/7 asset's return always spans exactly one bar.
+
+    A crypto column's return at ``t`` is ``p_t / p_{t - freq} - 1`` and NaN when the bar one step earlier is
+    missing, so a gap in the data never turns a multi-week move into one "day" of an estimation or event
+    window. Exchange-traded columns are as in :func:`simple_returns` (weekends and holidays bridged: a Monday
+    return spans Friday's close to Monday's).
+
+    Parameters
+    ----------
+    prices : DataFrame or Series
+        UTC DatetimeIndex on the ``freq`` grid, one column per asset id, NaN where the asset has no bar.
+    freq : str
+        Bar length of the 24/7 clock (``"1d"`` or ``"1h"``).
+    crypto : iterable of str, optional
+        Columns that trade 24/7; default: the registry's crypto assets (other names need this list).
+
+    Returns
+    -------
+    DataFrame
+        Same index and columns as ``prices``.
+    """
+    from capflow.checks import check_prices
+
+    prices = check_prices(prices, "prices", ReturnsError).astype(float)
+    try:
+        step = pd.Timedelta(freq)
+    except ValueError:
+        raise ReturnsError(f"parameter freq={freq!r} is not a bar length; valid: '1d', '1h'") from None
+    is24 = [c for c in prices.columns if _is_crypto(c, crypto)]
+    out = simple_returns(prices)
+    if is24:
+        prev = prices[is24].shift(freq=step).reindex(prices.index)
+        out[is24] = (prices[is24] / prev - 1.0).where(prices[is24].notna())
+    return out
+
+
 def cumulative_returns(returns: pd.DataFrame | pd.Series, base: object | None = None
                        ) -> pd.DataFrame | pd.Series:
     """Compounded cumulative simple returns, optionally from a base date.

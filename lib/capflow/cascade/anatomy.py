@@ -250,7 +250,7 @@ def crash_anatomy(high: pd.DataFrame, low: pd.DataFrame, close: pd.DataFrame, ev
     -------
     Anatomy
     """
-    from capflow.returns import simple_returns
+    from capflow.returns import bar_returns
 
     t0 = _ts(event_time, "event_time")
     pt = peak_trough(high, low, t0, lookback, horizon)
@@ -259,7 +259,7 @@ def crash_anatomy(high: pd.DataFrame, low: pd.DataFrame, close: pd.DataFrame, ev
     win = close.loc[t0 - pd.Timedelta(lookback): t0 + pd.Timedelta(horizon)]
     ll = pd.DataFrame(columns=["asset", "lag", "corr", "n"])
     if reference in win.columns:
-        ll = lead_lag(simple_returns(win), reference, max_lag)
+        ll = lead_lag(bar_returns(win, "1h", crypto=win.columns), reference, max_lag)
         table = table.join(lead_lag_summary(ll))
         table.loc[reference, ["best_lag", "who_first"]] = [0, "reference itself"]
     else:

@@ -101,7 +101,7 @@ def load_cascade_study(event_date: object, groups: str | Iterable[str], benchmar
     import warnings
 
     from capflow.data import load_prices
-    from capflow.returns import simple_returns
+    from capflow.returns import bar_returns
 
     if freq not in ("1d", "1h"):
         raise CascadeError(f"parameter freq={freq!r} is not supported; valid: '1d', '1h'")
@@ -119,7 +119,7 @@ def load_cascade_study(event_date: object, groups: str | Iterable[str], benchmar
         prices = load_prices(wanted, start, end, freq=freq, missing="drop")
     notes += [f"{_assets.symbol(a)}: dropped, {why}" for a, why in prices.attrs.get("dropped", {}).items()]
     events = events.loc[events["asset"].isin(prices.columns) & events["benchmark"].isin(prices.columns)]
-    rets = simple_returns(prices)
+    rets = bar_returns(prices, freq)
     rets.attrs = dict(prices.attrs)
     market = rets[sorted(set(events["benchmark"]))]
     return CascadeStudyInputs(prices, rets, market, events.reset_index(drop=True), notes)

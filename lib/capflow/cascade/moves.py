@@ -2,7 +2,8 @@
 
 Definitions (per asset, on its own bars; day 0 is the bar holding the event by :func:`capflow.calendars.anchor`)
 -----------------------------------------------------------------------------------------------------------
-- ``ret0``: day-0 close-to-close return, with both prices (``prev_close`` -> ``close0``).
+- ``ret0``: day-0 close-to-close return, with both prices (``prev_close`` -> ``close0``). A 24/7 asset's
+  previous close is the one exactly a day earlier (NaN when that bar is missing, never an older close).
 - ``open_to_low``: from the day-0 open to the lowest low of day 0 and day +1. Crypto days open at 00:00 UTC, so
   the open is the previous UTC close; the low comes from intraday bars, spot before perpetual (perpetual wicks run
   deeper), the finest available; equities use the sessions' own open and low.
@@ -24,16 +25,22 @@ MOVE_COLUMNS = ("asset", "day0", "prev_close", "close0", "ret0", "open0", "low",
                 "open_to_low", "move_5", "move_7d")
 
 
-def _close_moves(p: pd.Series, day0: pd.Timestamp) -> dict:
+def _close_moves(p: pd.Series, day0: pd.Timestamp, daily: bool) -> dict:
+    """Day-0 close moves; a 24/7 asset (``daily``) compares with the close exactly 1, 5 and 7 days earlier
+    (NaN where that bar is missing: a gap never poses as a one-day move), an exchange-traded one with its
+    previous sessions."""
     s = p.dropna()
     if day0 not in s.index:
         return {}
-    i = s.index.get_loc(day0)
-    prev = s.iloc[i - 1] if i >= 1 else np.nan
-    c0 = s.iloc[i]
-    c5 = s.iloc[i - 5] if i >= 5 else np.nan
-    before = s.loc[:day0 - pd.Timedelta(days=7)]
-    c7 = before.iloc[-1] if len(before) else np.nan
+    c0 = s.loc[day0]
+    if daily:
+        prev, c5, c7 = (s.get(day0 - pd.Timedelta(days=k), np.nan) for k in (1, 5, 7))
+    else:
+        i = s.index.get_loc(day0)
+        prev = s.iloc[i - 1] if i >= 1 else np.nan
+        c5 = s.iloc[i - 5] if i >= 5 else np.nan
+        before = s.loc[:day0 - pd.Timedelta(days=7)]
+        c7 = before.iloc[-1] if len(before) else np.nan
     return {"prev_close": prev, "close0": c0, "ret0": c0 / prev - 1, "move_5": c0 / c5 - 1, "move_7d": c0 / c7 - 1}
 
 
@@ -78,7 +85,7 @@ def raw_moves(close: pd.DataFrame, day0: Mapping[str, pd.Timestamp], intraday_lo
     for asset, d0 in day0.items():
         row = {"asset": asset, "day0": d0}
         if asset in close.columns:
-            row.update(_close_moves(close[asset], d0))
+            row.update(_close_moves(close[asset], d0, asset in crypto))
         if asset in crypto:
             row["open0"] = row.get("prev_close", np.nan)
             low, when, tag = _intraday_low(intraday_lows, asset, d0, d0 + pd.Timedelta(days=2))

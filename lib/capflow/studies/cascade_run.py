@@ -134,12 +134,12 @@ def run(inputs, params=None):
     -------
     capflow.studies.cascade_view.CascadeResult
     """
-    from capflow.returns import simple_returns
+    from capflow.returns import bar_returns
     from capflow.studies.cascade_view import CascadeResult
 
     p = params or inputs.params
     notes = Notes(inputs.notes.items)
-    returns = simple_returns(inputs.prices)
+    returns = bar_returns(inputs.prices, p.freq)
     events = inputs.events.loc[inputs.events["asset"].isin(returns.columns)
                                & inputs.events["benchmark"].isin(returns.columns)].reset_index(drop=True)
     win = _windows(returns, events, p)

@@ -128,11 +128,11 @@ def _mixed(inputs: Inputs, events: pd.DataFrame, returns: pd.DataFrame, notes: N
 def run(inputs: Inputs, params: Params | None = None) -> "CascadesResult":
     """One multi-event study over every cascade (pure)."""
     from capflow.eventstudy import event_study
-    from capflow.returns import simple_returns
+    from capflow.returns import bar_returns
 
     p = params or inputs.params
     notes = Notes(inputs.notes.items)
-    returns = simple_returns(inputs.prices)
+    returns = bar_returns(inputs.prices, "1d")
     events = _mixed(inputs, _events(inputs, notes), returns, notes)
     cascades = clean.exclusion_days(inputs.catalog["date"], int(p.exclude_pad))
     capex_groups = {g.strip() for g in p.exclude_capex_groups.split(",") if g.strip()}

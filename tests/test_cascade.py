@@ -208,3 +208,24 @@ def test_plots_return_axes_with_one_line_per_asset():
                           "n": 5})
     ax3 = esplots.plot_caar(bands)
     assert ax3.get_lines()[0].get_ydata().tolist() == [0.0, -10.0]
+
+
+def test_price_panel_draws_a_bar_between_gaps_as_a_dot():
+    """SYNTHETIC, shaped like AKT around 2026-02-05: bars on 01-27 and 02-05 only; no line can reach them, so
+    each is drawn as a marker (a label with nothing beside it was what the page showed before)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from capflow.plots.cascade import plot_price_panel
+
+    days = pd.date_range("2026-01-25", "2026-02-08", freq="D", tz="UTC")
+    idx = pd.DataFrame({"a": 100.0, "b": np.nan}, index=days)
+    idx.loc[pd.Timestamp("2026-01-27", tz="UTC"), "b"] = 100.0
+    idx.loc[pd.Timestamp("2026-02-05", tz="UTC"), "b"] = 68.0
+    fig, ax = plt.subplots()
+    plot_price_panel(idx, pd.Timestamp("2026-02-05", tz="UTC"), ax, crypto={"a", "b"})
+    dots = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    assert len(dots) == 1 and list(dots[0].get_ydata()) == [100.0, 68.0]
+    plt.close(fig)

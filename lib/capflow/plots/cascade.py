@@ -80,14 +80,17 @@ def plot_price_panel(idx: pd.DataFrame, event_time: pd.Timestamp, ax, title: str
                      crypto: set[str] | None = None):
     """Prices indexed to 100, one coloured line per asset with its symbol at the end.
 
-    Crypto series keep their missing bars as gaps; an exchange-traded series is drawn over its own sessions
-    (a weekend is not a gap).
+    Crypto series keep their missing bars as gaps (a bar between two gaps is drawn as a dot); an
+    exchange-traded series is drawn over its own sessions (a weekend is not a gap).
     """
     crypto = crypto or set()
     ends = []
     for col, c in zip(idx.columns, colors(len(idx.columns))):
         s = idx[col] if col in crypto else idx[col].dropna()
         ax.plot(s.index, s.values, color=c, lw=1.5)
+        lone = s.notna() & s.shift(1).isna() & s.shift(-1).isna()  # a bar between gaps: no line reaches it
+        if lone.any():
+            ax.plot(s.index[lone], s.values[lone], "o", color=c, ms=3.5)
         last = s.dropna()
         if len(last):
             ends.append((_sym(col), last.index[-1], float(last.iloc[-1]), c))

@@ -326,8 +326,8 @@ def headline(result: "CapexResult") -> list[str]:
         f"{len(cells)} of {n_cells} (group, window) cells are significant at {p.alpha:.0%} under both the clustered "
         f"t and the wild bootstrap" + (f" ({', '.join(cells['group'] + ' ' + cells['window'])})" if len(cells)
                                        else "") +
-        f"; with {n_cells} cells tested about {p.alpha * n_cells:.1f} would pass by chance alone, so one "
-        "significant cell is weak evidence.",
+        f"; with {n_cells} cells tested about {p.alpha * n_cells:.1f} would pass by chance alone"
+        + (", so a lone significant cell is weak evidence." if len(cells) else "."),
         f"Sample: {fmt.integer(len(cat))} releases of {cat['ticker'].nunique()} companies "
         f"({', '.join(sorted(cat['ticker'].unique()))}) from {fmt.date(cat['announce_date'].min())} to "
         f"{fmt.date(cat['announce_date'].max())}; {fmt.integer(panel['announce_date'].nunique())} announcement "

@@ -571,3 +571,24 @@ def test_nightly_workflow_is_valid():
     for needle in ("requirements.txt", "actions/cache", "make reports", "secrets.COINGECKO_DEMO_API_KEY",
                    "if: always()", "actions/deploy-pages", "actions/upload-pages-artifact"):
         assert needle in text, needle
+
+
+def test_a_title_cut_at_the_figure_edge_warns_and_a_wrapped_one_does_not():
+    """Constrained layout does not fit a long left title: the published PNG would cut it (the coverage
+    heatmap's did). ``show.png`` names it in a FigureLayoutWarning, which the page test sees as stderr."""
+    import warnings
+
+    from capflow.plots import new_figure, set_title
+    from capflow.studies import show
+
+    title = "Share of expected bars present per month: 20 of 34 assets complete in every month of their life " \
+            "(grey: before the first or after the last bar)"
+    fig, ax = new_figure((12, 4))
+    ax.set_title(title, loc="left", fontsize=11)
+    with pytest.warns(show.FigureLayoutWarning, match="figure title cut"):
+        show.png(fig)
+    fig, ax = new_figure((12, 4))
+    set_title(ax, title)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", show.FigureLayoutWarning)
+        assert show.png(fig)[:4] == b"\x89PNG"

@@ -115,11 +115,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     m = out.manifest
     print(f"{m['data']['note']}", file=sys.stderr)
+    w = max((len(r["name"]) for r in m["runs"]), default=0)
     for r in m["runs"]:
         tail = f": {r['error']}" if r["error"] else ""
         if r["status"] == "skipped":
             tail = f" (unchanged since {r['started']}; --force re-runs it)"
-        print(f"{r['status']:<8} {r['name']:<24} {r['duration_s']:7.1f} s{tail}")
+        print(f"{r['status']:<8} {r['name']:<{w}} {r['duration_s']:7.1f} s{tail}")
     print(f"index: {out.index}")
     return out.exit_code
 
@@ -129,12 +130,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from capflow.report import notebook_parameters
 
     runs, overrides = _selected(args)
+    w = max((len(r.name) for r in runs), default=0)
     for r in runs:
         if not r.exists:
-            print(f"missing  {r.name:<24} {r.notebook.name} does not exist yet")
+            print(f"missing  {r.name:<{w}} {r.notebook.name} does not exist yet")
             continue
         given = r.resolve(overrides)
         specs = notebook_parameters(r.notebook)
         shown = ", ".join(f"{n}={given.get(n, s.default)!r}" for n, s in specs.items() if n != "output_dir")
-        print(f"ok       {r.name:<24} {shown}")
+        print(f"ok       {r.name:<{w}} {shown}")
     return 0

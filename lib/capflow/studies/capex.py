@@ -239,7 +239,7 @@ def run(inputs: Inputs, params: Params) -> "CapexResult":
 
 def _data_facts(returns: pd.DataFrame) -> dict[str, Any]:
     """``data_as_of, data_layers, data_sources`` (:func:`capflow.data.data_summary`) and ``prices_end_min``: the
-    earliest last date among the price series (releases after an asset's last price lose that asset)."""
+    earliest last date among the one-day return series (releases after it lose that asset)."""
     from capflow.data import data_summary
 
     out = data_summary(returns)
@@ -333,8 +333,8 @@ def headline(result: "CapexResult") -> list[str]:
         f"{fmt.date(cat['announce_date'].max())}; {fmt.integer(panel['announce_date'].nunique())} announcement "
         f"dates with a surprise and CARs enter the regressions ({fmt.integer(row['n'])} (release, asset) rows in "
         f"the headline cell); {n_inf} INFERRED release dates {'kept' if p.include_inferred else 'excluded'}; "
-        f"{fmt.integer(len(st.event_result.dropped))} (release, asset) events dropped by the event study; price "
-        f"series end between {fmt.date(result.data.get('prices_end_min'))} and "
+        f"{fmt.integer(len(st.event_result.dropped))} (release, asset) events dropped by the event study; one-day "
+        f"returns end between {fmt.date(result.data.get('prices_end_min'))} and "
         f"{fmt.date(result.data.get('data_as_of'))} (data as of).",
     ]
 

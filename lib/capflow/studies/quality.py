@@ -155,7 +155,7 @@ class QualityResult(Result):
         }
 
     def figures(self) -> dict[str, Any]:
-        from capflow.plots import new_figure
+        from capflow.plots import new_figure, set_title
 
         m = self.monthly
         fig, ax = new_figure((12, 0.22 * len(m.columns) + 1.8))
@@ -166,8 +166,8 @@ class QualityResult(Result):
         ax.set_xticks(ticks, [str(m.index[i]) for i in ticks], rotation=60, fontsize=8)
         ax.grid(False)
         full = int(((m >= 0.99) | m.isna()).all(axis=0).sum())
-        ax.set_title(f"Share of expected bars present per month: {full} of {len(m.columns)} assets complete in every "
-                     "month of their life (grey: before the first or after the last bar)", fontsize=11, loc="left")
+        set_title(ax, f"Share of expected bars present per month: {full} of {len(m.columns)} assets complete in "
+                  "every month of their life (grey: before the first or after the last bar)")
         fig.colorbar(im, ax=ax, location="right", shrink=0.5, pad=0.01, label="share present")
         return {"monthly_coverage": fig}
 
